@@ -1,0 +1,207 @@
+package ssehub
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// AdminAPI serves sse_hub's routes on Caddy's admin endpoint:
+//
+//	POST   /sse_hub/publish                      one event (JSON), a batch (JSON array or NDJSON)
+//	POST   /sse_hub/publish/<channel>            raw body = data; ?hub=&event=&retry=
+//	GET    /sse_hub/hubs                         all hubs and their channels
+//	GET    /sse_hub/hubs/<hub>                   one hub
+//	GET    /sse_hub/hubs/<hub>/channels/<ch>     one channel
+//	DELETE /sse_hub/hubs/<hub>/channels/<ch>     close a channel
+//
+// Caddy creates admin modules before the apps and gives them no config, so
+// each request finds its hub in the package-level pool.
+type AdminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.sse_hub",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Routes returns the admin routes.
+func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: "/sse_hub/publish", Handler: caddy.AdminHandlerFunc(a.handlePublish)},
+		{Pattern: "/sse_hub/publish/", Handler: caddy.AdminHandlerFunc(a.handlePublishRaw)},
+		{Pattern: "/sse_hub/hubs", Handler: caddy.AdminHandlerFunc(a.handleHubs)},
+		{Pattern: "/sse_hub/hubs/", Handler: caddy.AdminHandlerFunc(a.handleHubs)},
+	}
+}
+
+// publishedJSON is the answer for one published event.
+type publishedJSON struct {
+	ID string `json:"id"`
+	// Subscribers is how many subscribers the event was queued to.
+	Subscribers int `json:"subscribers"`
+}
+
+func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, http.MethodPost)
+	}
+	body := http.MaxBytesReader(w, r.Body, maxPublishBody)
+	hubName, drafts, batch, err := decodePublishBody(body, isNDJSON(r.Header.Get("Content-Type")))
+	if err != nil {
+		return apiError(bodyErrorStatus(err), err)
+	}
+	results, err := publish(hubName, drafts)
+	if err != nil {
+		return err
+	}
+	if !batch {
+		return writeJSON(w, results[0])
+	}
+	return writeJSON(w, struct {
+		Events []publishedJSON `json:"events"`
+	}{results})
+}
+
+func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, http.MethodPost)
+	}
+	channel := strings.TrimPrefix(r.URL.Path, "/sse_hub/publish/")
+	q := r.URL.Query()
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBody))
+	if err != nil {
+		return apiError(bodyErrorStatus(err), err)
+	}
+	d := hub.Draft{Channels: []string{channel}, Type: q.Get("event"), Data: string(data), Retry: hub.NoRetry}
+	if v := q.Get("retry"); v != "" {
+		ms, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			return apiError(http.StatusBadRequest, fmt.Errorf("retry %q: must be a non-negative number of milliseconds", v))
+		}
+		d.Retry = int64(ms)
+	}
+	hubName := q.Get("hub")
+	if hubName == "" {
+		hubName = DefaultHub
+	}
+	results, err := publish(hubName, []hub.Draft{d})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, results[0])
+}
+
+// publish sends drafts to a hub as one batch.
+func publish(hubName string, drafts []hub.Draft) ([]publishedJSON, error) {
+	hb, ok := lookupHub(hubName)
+	if !ok {
+		return nil, apiError(http.StatusNotFound, fmt.Errorf("no hub %q: no sse_hub handler in the running config names it", hubName))
+	}
+	results, err := hb.Publish(drafts...)
+	if err != nil {
+		return nil, apiError(statusOf(err), err)
+	}
+	out := make([]publishedJSON, len(results))
+	for i, res := range results {
+		out[i] = publishedJSON{ID: res.ID.String(), Subscribers: res.Subscribers}
+	}
+	return out, nil
+}
+
+// handleHubs serves the list, info and close routes.
+func (a *AdminAPI) handleHubs(w http.ResponseWriter, r *http.Request) error {
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/sse_hub/hubs"), "/")
+	parts := strings.Split(rest, "/")
+	switch {
+	case rest == "":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(w, http.MethodGet)
+		}
+		list := allHubs()
+		infos := make([]hub.HubInfo, len(list))
+		for i, hb := range list {
+			infos[i] = hb.Info()
+		}
+		return writeJSON(w, infos)
+	case len(parts) == 1:
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(w, http.MethodGet)
+		}
+		hb, err := findHub(parts[0])
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, hb.Info())
+	case len(parts) == 3 && parts[1] == "channels":
+		hb, err := findHub(parts[0])
+		if err != nil {
+			return err
+		}
+		switch r.Method {
+		case http.MethodGet:
+			info, err := hb.ChannelInfo(parts[2])
+			if err != nil {
+				return apiError(statusOf(err), err)
+			}
+			return writeJSON(w, info)
+		case http.MethodDelete:
+			if err := hb.CloseChannel(parts[2]); err != nil {
+				return apiError(statusOf(err), err)
+			}
+			return writeJSON(w, struct {
+				Closed string `json:"closed"`
+			}{parts[2]})
+		}
+		return methodNotAllowed(w, http.MethodGet+", "+http.MethodDelete)
+	}
+	return apiError(http.StatusNotFound, fmt.Errorf("no such route: use /sse_hub/hubs, /sse_hub/hubs/<hub> or /sse_hub/hubs/<hub>/channels/<channel>"))
+}
+
+func findHub(name string) (*hub.Hub, error) {
+	hb, ok := lookupHub(name)
+	if !ok {
+		return nil, apiError(http.StatusNotFound, fmt.Errorf("no hub %q", name))
+	}
+	return hb, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+func apiError(status int, err error) error {
+	return caddy.APIError{HTTPStatus: status, Err: err}
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method not allowed: use %s", allow))
+}
+
+// bodyErrorStatus tells an oversized body (413) from a malformed one (400).
+func bodyErrorStatus(err error) int {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+// Interface guards
+var _ caddy.AdminRouter = (*AdminAPI)(nil)

@@ -1,0 +1,215 @@
+package ssehub
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler serves server-sent-event streams of a hub's channels to
+// EventSource clients. A GET names one or more channels (see ChannelFrom
+// and ChannelQuery); the response is a text/event-stream that first replays
+// what the client missed (Last-Event-ID) and then carries live events until
+// the client leaves, the channel is closed, or the config is unloaded.
+//
+// The handler also declares the hub's channels. Every handler naming the
+// same hub shares its channels, history and ID sequence, as does the admin
+// API; if several handlers of one config set hub options, they must agree.
+type Handler struct {
+	// The hub to serve. Default: "default".
+	Hub string `json:"hub,omitempty"`
+
+	// Declared channels, by name, with their own history settings. They
+	// always exist. Names are 1-128 characters from A-Z a-z 0-9 - _ . : @
+	Channels map[string]*ChannelConfig `json:"channels,omitempty"`
+
+	// Patterns of channels created on first use (by a subscriber or a
+	// publisher); '*' matches any run of name characters. Default: "*"
+	// (any valid name) when no channel is declared, none otherwise.
+	OnDemand []string `json:"on_demand,omitempty"`
+
+	// The most on-demand channels that may exist at once; creating one
+	// more fails with 409. An on-demand channel is removed once it has no
+	// subscribers and no history left. Default: 1000.
+	MaxOnDemandChannels int `json:"max_on_demand_channels,omitempty"`
+
+	// History settings of on-demand channels. Default: 1000 events, 1h.
+	HistorySize   *int            `json:"history_size,omitempty"`
+	HistoryMaxAge *caddy.Duration `json:"history_max_age,omitempty"`
+
+	// How many events a subscriber may fall behind before it is
+	// disconnected as a slow consumer; it then resumes with Last-Event-ID
+	// from history. Default: 1024.
+	SubscriberBuffer int `json:"subscriber_buffer,omitempty"`
+
+	// Where a request's channels come from: templates with Caddy
+	// placeholders, each evaluating to one channel name or a comma-separated
+	// list (empty results are ignored), e.g. "{http.request.uri.path.1}" or
+	// "user-{http.auth.user.id}". Default: none, and then a request that
+	// names no channel in its query subscribes to the last segment of its
+	// path ("/events/news" -> "news").
+	ChannelFrom []string `json:"channel_from,omitempty"`
+
+	// The query parameter naming channels; it may repeat and hold
+	// comma-separated names ("?channel=a&channel=b,c"). Default: "channel".
+	ChannelQuery string `json:"channel_query,omitempty"`
+
+	// The query parameter carrying a Last-Event-ID for clients that cannot
+	// set the header; the header wins when both are present.
+	// Default: "last_event_id".
+	LastEventIDQuery string `json:"last_event_id_query,omitempty"`
+
+	// The reconnection delay sent to clients in the first "retry:" line.
+	// Default: 3s.
+	Retry caddy.Duration `json:"retry,omitempty"`
+
+	// How often an idle stream gets a comment line, which keeps proxies
+	// from closing it and lets a vanished client be noticed. Default: 15s.
+	Heartbeat caddy.Duration `json:"heartbeat,omitempty"`
+
+	hub    *hub.Hub
+	ctx    caddy.Context
+	logger *zap.Logger
+}
+
+// ChannelConfig holds one declared channel's settings.
+type ChannelConfig struct {
+	// How many recent events are kept for replay. 0 keeps none.
+	// Default: 1000.
+	HistorySize *int `json:"history_size,omitempty"`
+	// Events older than this leave history; 0 means no age limit.
+	// Default: 1h.
+	HistoryMaxAge *caddy.Duration `json:"history_max_age,omitempty"`
+}
+
+// Defaults of the handler's own options.
+const (
+	DefaultHub              = "default"
+	DefaultChannelQuery     = "channel"
+	DefaultLastEventIDQuery = "last_event_id"
+	DefaultRetry            = 3 * time.Second
+	DefaultHeartbeat        = 15 * time.Second
+)
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sse_hub",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision fills defaults and attaches the handler to its pooled hub.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.ctx = ctx
+	h.logger = ctx.Logger()
+	if h.Hub == "" {
+		h.Hub = DefaultHub
+	}
+	if h.ChannelQuery == "" {
+		h.ChannelQuery = DefaultChannelQuery
+	}
+	if h.LastEventIDQuery == "" {
+		h.LastEventIDQuery = DefaultLastEventIDQuery
+	}
+	if h.Retry == 0 {
+		h.Retry = caddy.Duration(DefaultRetry)
+	}
+	if h.Heartbeat == 0 {
+		h.Heartbeat = caddy.Duration(DefaultHeartbeat)
+	}
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	hb, err := attachHub(ctx, h, h.Hub, h.hubConfig(), h.setsHubOptions())
+	if err != nil {
+		return fmt.Errorf("hub %q: %v", h.Hub, err)
+	}
+	h.hub = hb
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if err := hub.ValidateHubName(h.Hub); err != nil {
+		return err
+	}
+	if err := h.hubConfig().Validate(); err != nil {
+		return err
+	}
+	if h.Retry < 0 {
+		return fmt.Errorf("retry must not be negative")
+	}
+	if h.Heartbeat < 0 {
+		return fmt.Errorf("heartbeat must be positive")
+	}
+	return nil
+}
+
+// Cleanup detaches from the hub; the pool closes the hub when no config
+// uses it any more.
+func (h *Handler) Cleanup() error {
+	if h.hub == nil {
+		return nil
+	}
+	return detachHub(h, h.Hub)
+}
+
+// ServeHTTP streams the requested channels.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		return h.refuse(w, r, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: subscribe with GET", r.Method))
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	names, err := h.channelsOf(r, repl)
+	if err != nil {
+		return h.refuse(w, r, http.StatusBadRequest, err)
+	}
+	sub, err := h.hub.Subscribe(names, h.lastEventID(r))
+	if err != nil {
+		return h.refuse(w, r, statusOf(err), err)
+	}
+	defer sub.Close()
+	return h.stream(w, r, sub)
+}
+
+// refuse answers a subscribe request that cannot be served with a plain
+// text reason, so whoever debugs an EventSource sees why in the network
+// panel (Caddy's default error response has an empty body).
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err error) error {
+	h.logger.Debug("subscribe refused", zap.Int("status", status), zap.Error(err), zap.String("uri", r.RequestURI))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, err.Error()+"\n")
+	return nil
+}
+
+// lastEventID reads the header, or the query parameter for clients that
+// cannot set headers.
+func (h *Handler) lastEventID(r *http.Request) string {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	return r.URL.Query().Get(h.LastEventIDQuery)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,119 @@
+package hub
+
+import (
+	"sync"
+	"time"
+)
+
+// channel is one named stream inside a hub.
+//
+// Locking: mu guards log, subs, settings and closed. Publishers take mu for
+// writing one channel at a time; a subscriber reading several channels takes
+// their read locks in name order, so readers never deadlock with writers.
+type channel struct {
+	name     string
+	declared bool
+
+	mu       sync.RWMutex
+	settings ChannelSettings
+	log      eventLog
+	subs     map[*Subscriber]struct{}
+	closed   bool
+	// published counts events ever appended, for stats.
+	published uint64
+}
+
+func newChannel(name string, declared bool, s ChannelSettings, buffer int, evictedUpTo ID) *channel {
+	ch := &channel{
+		name:     name,
+		declared: declared,
+		settings: s,
+		log:      newEventLog(max(s.HistorySize, buffer)),
+		subs:     make(map[*Subscriber]struct{}),
+	}
+	// A channel (re)created now may have had events under the same name
+	// before; treat everything up to now as gone so a resuming client is
+	// told rather than left guessing.
+	ch.log.evictedUpTo = evictedUpTo
+	return ch
+}
+
+// replayStart returns the position of the oldest event that is still
+// history (within HistorySize and HistoryMaxAge). Caller holds mu.
+func (ch *channel) replayStart(now time.Time) uint64 {
+	l := &ch.log
+	start := l.start
+	if n := uint64(ch.settings.HistorySize); l.end-l.start > n {
+		start = l.end - n
+	}
+	if age := ch.settings.HistoryMaxAge; age > 0 {
+		start = max(start, l.firstPublishedAtOrAfter(now.Add(-age)))
+	}
+	return start
+}
+
+// cursorAfter places a new subscriber that last saw id: at the first
+// retained event after it, reporting whether events after id were lost.
+// Caller holds mu.
+func (ch *channel) cursorAfter(id ID, now time.Time) (pos uint64, gap bool) {
+	start := ch.replayStart(now)
+	pos = ch.log.firstAfter(id)
+	switch {
+	case pos < start:
+		return start, true
+	case pos == ch.log.start && id.Less(ch.log.evictedUpTo):
+		return pos, true
+	}
+	return pos, false
+}
+
+// trim drops what nobody needs any more: events past the history age, and,
+// while nobody is subscribed, live-buffer events beyond the history size.
+// Caller holds mu for writing.
+func (ch *channel) trim(now time.Time) {
+	if age := ch.settings.HistoryMaxAge; age > 0 {
+		ch.log.pruneOlderThan(now.Add(-age))
+	}
+	if len(ch.subs) == 0 {
+		for ch.log.len() > ch.settings.HistorySize {
+			ch.log.evictOldest()
+		}
+	}
+}
+
+// ChannelInfo is a snapshot of one channel for the admin API.
+type ChannelInfo struct {
+	Name          string    `json:"name"`
+	Declared      bool      `json:"declared"`
+	Subscribers   int       `json:"subscribers"`
+	Published     uint64    `json:"published"`
+	HistoryLength int       `json:"history_length"`
+	HistorySize   int       `json:"history_size"`
+	HistoryMaxAge string    `json:"history_max_age,omitempty"`
+	LastID        string    `json:"last_id,omitempty"`
+	OldestEventAt time.Time `json:"oldest_event_at,omitzero"`
+}
+
+func (ch *channel) info(now time.Time) ChannelInfo {
+	ch.mu.RLock()
+	defer ch.mu.RUnlock()
+	info := ChannelInfo{
+		Name:        ch.name,
+		Declared:    ch.declared,
+		Subscribers: len(ch.subs),
+		Published:   ch.published,
+		HistorySize: ch.settings.HistorySize,
+	}
+	if age := ch.settings.HistoryMaxAge; age > 0 {
+		info.HistoryMaxAge = age.String()
+	}
+	start := ch.replayStart(now)
+	info.HistoryLength = int(ch.log.end - start)
+	if ch.log.len() > 0 {
+		info.LastID = ch.log.at(ch.log.end - 1).ID.String()
+	}
+	if start < ch.log.end {
+		info.OldestEventAt = ch.log.at(start).Published
+	}
+	return info
+}

@@ -1,0 +1,34 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error kinds. Every error the hub returns matches one of them with
+// errors.Is, so the HTTP layer can choose a status code, while the error's
+// text stays a plain message fit to show a client.
+var (
+	// ErrInvalid: the request is malformed (bad name, bad event field).
+	ErrInvalid = errors.New("invalid")
+	// ErrNotFound: the hub or channel does not exist and may not be created.
+	ErrNotFound = errors.New("not found")
+	// ErrLimit: a configured bound was reached.
+	ErrLimit = errors.New("limit reached")
+	// ErrClosed: the hub was shut down.
+	ErrClosed = errors.New("closed")
+)
+
+// kindError is a message that matches an error kind.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
+// Errorf formats a message that errors.Is matches to kind.
+func Errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}

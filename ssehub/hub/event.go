@@ -1,0 +1,101 @@
+package hub
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxEventTypeLength bounds the "event" field, so a typo'd payload cannot
+// become a megabyte event type.
+const MaxEventTypeLength = 256
+
+// NoRetry marks a Draft or Event without a "retry:" field.
+const NoRetry = -1
+
+// Draft is an event as a publisher submits it: the hub assigns the ID.
+type Draft struct {
+	// Channels receive the event; a subscriber on several of them gets it once.
+	Channels []string
+	// Type is the "event:" field; empty means the client's default, "message".
+	Type string
+	// Data is any UTF-8 text; line breaks (CRLF, LF or lone CR) become
+	// separate "data:" lines and arrive in the browser as LF.
+	Data string
+	// Retry is the "retry:" field in milliseconds, or NoRetry.
+	Retry int64
+}
+
+// Validate checks the draft against the server-sent-events rules so that
+// nothing that would be mangled on the wire is ever accepted.
+func (d Draft) Validate() error {
+	if len(d.Channels) == 0 {
+		return Errorf(ErrInvalid, "no channel given")
+	}
+	seen := make(map[string]struct{}, len(d.Channels))
+	for _, ch := range d.Channels {
+		if err := ValidateChannelName(ch); err != nil {
+			return err
+		}
+		if _, dup := seen[ch]; dup {
+			return Errorf(ErrInvalid, "channel %q named twice", ch)
+		}
+		seen[ch] = struct{}{}
+	}
+	if err := validateEventType(d.Type); err != nil {
+		return err
+	}
+	if !utf8.ValidString(d.Data) {
+		return Errorf(ErrInvalid, "data is not valid UTF-8")
+	}
+	if d.Retry < NoRetry {
+		return Errorf(ErrInvalid, "retry must be a non-negative number of milliseconds")
+	}
+	return nil
+}
+
+func validateEventType(t string) error {
+	switch {
+	case len(t) > MaxEventTypeLength:
+		return Errorf(ErrInvalid, "event type is %d bytes, at most %d allowed", len(t), MaxEventTypeLength)
+	case strings.ContainsAny(t, "\r\n"):
+		return Errorf(ErrInvalid, "event type must not contain CR or LF")
+	case !utf8.ValidString(t):
+		return Errorf(ErrInvalid, "event type is not valid UTF-8")
+	}
+	return nil
+}
+
+// Event is a published event. It is immutable once published: every channel
+// log and every subscriber shares the same *Event and its wire bytes.
+type Event struct {
+	ID        ID
+	Type      string
+	Data      string
+	Retry     int64
+	Channels  []string
+	Published time.Time
+
+	// n numbers events in publish order within the hub; see Hub.published.
+	n uint64
+
+	wire []byte
+}
+
+// Wire returns the event encoded as a server-sent-events frame, blank line
+// included. The bytes are shared: never modify them.
+func (e *Event) Wire() []byte { return e.wire }
+
+// newEvent stamps a validated draft with its ID and encodes it once.
+func newEvent(d Draft, id ID, now time.Time) *Event {
+	e := &Event{
+		ID:        id,
+		Type:      d.Type,
+		Data:      d.Data,
+		Retry:     d.Retry,
+		Channels:  d.Channels,
+		Published: now,
+	}
+	e.wire = appendFrame(make([]byte, 0, frameSize(id.String(), d.Type, d.Data, d.Retry)), id.String(), d.Type, d.Data, d.Retry)
+	return e
+}

@@ -1,0 +1,417 @@
+package hub
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hub is a named set of channels with one ID sequence.
+//
+// Locking, always taken in this order: mu (channel map and config), then
+// publishMu (ID sequence and log appends, so every channel log is in ID
+// order), then one channel's mu. Publishing and subscribing take mu for
+// reading; only creating, removing and reconfiguring channels write it.
+type Hub struct {
+	name string
+	// startID is the smallest ID this hub can issue: a Last-Event-ID below
+	// it was issued before the process (re)started, so its history is gone.
+	startID ID
+	now     func() time.Time
+
+	mu       sync.RWMutex
+	cfg      Config
+	channels map[string]*channel
+	onDemand int // on-demand channels in channels
+	closed   bool
+
+	publishMu sync.Mutex
+	lastID    ID // guarded by publishMu
+	// published is the number of the newest fully appended event. Every
+	// event numbered at or below it is in all its channel logs, so a
+	// subscriber merging several channels can read up to it safely.
+	published atomic.Uint64
+
+	stopJanitor chan struct{}
+	janitorDone chan struct{}
+}
+
+// New creates a hub and starts its janitor, which trims history by age and
+// removes idle on-demand channels; Close stops it.
+func New(name string, cfg Config) (*Hub, error) {
+	return newHub(name, cfg, time.Now, time.Second)
+}
+
+func newHub(name string, cfg Config, now func() time.Time, janitorEvery time.Duration) (*Hub, error) {
+	if err := ValidateHubName(name); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		name:        name,
+		now:         now,
+		channels:    make(map[string]*channel),
+		stopJanitor: make(chan struct{}),
+		janitorDone: make(chan struct{}),
+	}
+	h.startID = nextID(ID{}, now())
+	h.lastID = ID{Ms: h.startID.Ms - 1, Seq: 0}
+	h.cfg = cfg
+	for name, s := range cfg.Channels {
+		h.channels[name] = newChannel(name, true, s, cfg.SubscriberBuffer, ID{})
+	}
+	go h.runJanitor(janitorEvery)
+	return h, nil
+}
+
+// Name returns the hub's name.
+func (h *Hub) Name() string { return h.name }
+
+// Configure applies a new channel layout, as on a config reload: declared
+// channels are added or updated; channels no longer declared become
+// on-demand channels if a pattern allows them, else they are closed.
+// History and IDs are kept.
+func (h *Hub) Configure(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cfg = cfg
+	var closing []*channel
+	for name, ch := range h.channels {
+		s, declared := cfg.Channels[name]
+		switch {
+		case declared:
+			if !ch.declared {
+				h.onDemand--
+			}
+		case cfg.allowsOnDemand(name):
+			s = cfg.OnDemandSettings
+			if ch.declared {
+				h.onDemand++
+			}
+		default:
+			closing = append(closing, ch)
+			continue
+		}
+		ch.mu.Lock()
+		ch.declared = declared
+		ch.settings = s
+		ch.log.resize(max(s.HistorySize, cfg.SubscriberBuffer))
+		ch.mu.Unlock()
+	}
+	for _, ch := range closing {
+		h.removeLocked(ch)
+	}
+	for name, s := range cfg.Channels {
+		if _, ok := h.channels[name]; !ok {
+			h.channels[name] = newChannel(name, true, s, cfg.SubscriberBuffer, h.lastPublishedID())
+		}
+	}
+	return nil
+}
+
+// lastPublishedID reads the ID sequence.
+func (h *Hub) lastPublishedID() ID {
+	h.publishMu.Lock()
+	defer h.publishMu.Unlock()
+	return h.lastID
+}
+
+// channelsFor returns the named channels, creating on-demand ones that a
+// pattern allows. The caller holds h.mu for reading on success; on error
+// nothing is held. The whole set is checked before anything is created, so
+// a request is never half-applied.
+func (h *Hub) channelsFor(names []string) ([]*channel, error) {
+	for attempt := 0; ; attempt++ {
+		h.mu.RLock()
+		if h.closed {
+			h.mu.RUnlock()
+			return nil, Errorf(ErrClosed, "hub %q is shut down", h.name)
+		}
+		chans := make([]*channel, len(names))
+		missing := false
+		for i, name := range names {
+			chans[i] = h.channels[name]
+			missing = missing || chans[i] == nil
+		}
+		if !missing {
+			return chans, nil
+		}
+		h.mu.RUnlock()
+		if attempt == 3 {
+			// Only a concurrent close racing every attempt gets here.
+			return nil, Errorf(ErrLimit, "channels of hub %q keep being closed; try again", h.name)
+		}
+		if err := h.createOnDemand(names); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// createOnDemand creates the missing channels among names, or none of them.
+func (h *Hub) createOnDemand(names []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return Errorf(ErrClosed, "hub %q is shut down", h.name)
+	}
+	var create []string
+	for _, name := range names {
+		if _, ok := h.channels[name]; ok || slices.Contains(create, name) {
+			continue
+		}
+		if !h.cfg.allowsOnDemand(name) {
+			return Errorf(ErrNotFound, "hub %q has no channel %q (it is not declared and matches no on-demand pattern)", h.name, name)
+		}
+		create = append(create, name)
+	}
+	if h.onDemand+len(create) > h.cfg.MaxOnDemandChannels {
+		return Errorf(ErrLimit, "hub %q already has %d on-demand channels, the configured maximum is %d", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
+	}
+	last := h.lastPublishedID()
+	for _, name := range create {
+		h.channels[name] = newChannel(name, false, h.cfg.OnDemandSettings, h.cfg.SubscriberBuffer, last)
+		h.onDemand++
+	}
+	return nil
+}
+
+// Published is the outcome of publishing one event.
+type Published struct {
+	ID ID
+	// Subscribers is how many distinct subscribers the event was queued to.
+	Subscribers int
+}
+
+// Publish validates every draft, then publishes them all as one batch with
+// consecutive IDs, or publishes nothing and returns the first error.
+func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
+	var names []string
+	for i, d := range drafts {
+		if err := d.Validate(); err != nil {
+			if len(drafts) > 1 {
+				return nil, fmt.Errorf("event %d: %w", i, err)
+			}
+			return nil, err
+		}
+		for _, ch := range d.Channels {
+			if !slices.Contains(names, ch) {
+				names = append(names, ch)
+			}
+		}
+	}
+	chans, err := h.channelsFor(names)
+	if err != nil {
+		return nil, err
+	}
+	defer h.mu.RUnlock()
+	byName := make(map[string]*channel, len(chans))
+	for _, ch := range chans {
+		byName[ch.name] = ch
+	}
+
+	events := make([]*Event, len(drafts))
+	h.publishMu.Lock()
+	for i, d := range drafts {
+		now := h.now()
+		h.lastID = nextID(h.lastID, now)
+		e := newEvent(d, h.lastID, now)
+		e.n = h.published.Load() + 1
+		for _, name := range d.Channels {
+			ch := byName[name]
+			ch.mu.Lock()
+			ch.log.append(e)
+			ch.published++
+			ch.mu.Unlock()
+		}
+		h.published.Store(e.n)
+		events[i] = e
+	}
+	h.publishMu.Unlock()
+
+	results := make([]Published, len(events))
+	for i, e := range events {
+		results[i] = Published{ID: e.ID, Subscribers: wakeAll(e, byName)}
+	}
+	return results, nil
+}
+
+// wakeAll wakes the subscribers of e's channels and returns how many
+// distinct subscribers that is (one on several of the channels counts once).
+func wakeAll(e *Event, byName map[string]*channel) int {
+	if len(e.Channels) == 1 {
+		return byName[e.Channels[0]].wake(nil)
+	}
+	seen := make(map[*Subscriber]struct{})
+	for _, name := range e.Channels {
+		byName[name].wake(seen)
+	}
+	return len(seen)
+}
+
+// wake signals every subscriber and returns how many there are; with a
+// non-nil seen set it records them there instead, for distinct counting.
+func (ch *channel) wake(seen map[*Subscriber]struct{}) int {
+	ch.mu.RLock()
+	defer ch.mu.RUnlock()
+	for s := range ch.subs {
+		s.notify()
+		if seen != nil {
+			seen[s] = struct{}{}
+		}
+	}
+	return len(ch.subs)
+}
+
+// CloseChannel disconnects the channel's subscribers (each gets the
+// documented closed event). An on-demand channel is removed with its
+// history; a declared channel stays and keeps its history.
+func (h *Hub) CloseChannel(name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch, ok := h.channels[name]
+	if !ok {
+		return Errorf(ErrNotFound, "hub %q has no channel %q", h.name, name)
+	}
+	if ch.declared {
+		ch.mu.Lock()
+		subs := ch.takeSubscribers()
+		ch.mu.Unlock()
+		endAll(subs, EndChannelClosed, name)
+		return nil
+	}
+	h.removeLocked(ch)
+	return nil
+}
+
+// removeLocked closes and removes a channel. Caller holds h.mu for writing.
+func (h *Hub) removeLocked(ch *channel) {
+	ch.mu.Lock()
+	ch.closed = true
+	subs := ch.takeSubscribers()
+	ch.mu.Unlock()
+	delete(h.channels, ch.name)
+	if !ch.declared {
+		h.onDemand--
+	}
+	endAll(subs, EndChannelClosed, ch.name)
+}
+
+// takeSubscribers empties the subscriber set. Caller holds ch.mu.
+func (ch *channel) takeSubscribers() []*Subscriber {
+	subs := make([]*Subscriber, 0, len(ch.subs))
+	for s := range ch.subs {
+		subs = append(subs, s)
+	}
+	clear(ch.subs)
+	return subs
+}
+
+func endAll(subs []*Subscriber, reason EndReason, channel string) {
+	for _, s := range subs {
+		s.end(reason, channel)
+	}
+}
+
+// Close shuts the hub down: every subscriber is ended and the janitor stops.
+// Publishing and subscribing fail afterwards.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	var subs []*Subscriber
+	for _, ch := range h.channels {
+		ch.mu.Lock()
+		subs = append(subs, ch.takeSubscribers()...)
+		ch.mu.Unlock()
+	}
+	h.mu.Unlock()
+	endAll(subs, EndHubClosed, "")
+	close(h.stopJanitor)
+	<-h.janitorDone
+}
+
+// HubInfo is a snapshot of a hub for the admin API.
+type HubInfo struct {
+	Name     string        `json:"name"`
+	LastID   string        `json:"last_id,omitempty"`
+	Channels []ChannelInfo `json:"channels"`
+}
+
+// Info snapshots the hub and its channels, sorted by name.
+func (h *Hub) Info() HubInfo {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	info := HubInfo{Name: h.name, Channels: make([]ChannelInfo, 0, len(h.channels))}
+	if last := h.lastPublishedID(); !last.Less(h.startID) {
+		info.LastID = last.String()
+	}
+	now := h.now()
+	for _, ch := range h.channels {
+		info.Channels = append(info.Channels, ch.info(now))
+	}
+	slices.SortFunc(info.Channels, func(a, b ChannelInfo) int { return cmpString(a.Name, b.Name) })
+	return info
+}
+
+// ChannelInfo snapshots one channel.
+func (h *Hub) ChannelInfo(name string) (ChannelInfo, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ch, ok := h.channels[name]
+	if !ok {
+		return ChannelInfo{}, Errorf(ErrNotFound, "hub %q has no channel %q", h.name, name)
+	}
+	return ch.info(h.now()), nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// runJanitor trims history by age and removes on-demand channels that have
+// neither subscribers nor history left.
+func (h *Hub) runJanitor(every time.Duration) {
+	defer close(h.janitorDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopJanitor:
+			return
+		case <-t.C:
+			h.Sweep()
+		}
+	}
+}
+
+// Sweep runs one janitor pass now.
+func (h *Hub) Sweep() {
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ch := range h.channels {
+		ch.mu.Lock()
+		ch.trim(now)
+		idle := !ch.declared && len(ch.subs) == 0 && ch.log.len() == 0
+		ch.mu.Unlock()
+		if idle {
+			h.removeLocked(ch)
+		}
+	}
+}

@@ -1,0 +1,23 @@
+package ssehub
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+// statusOf maps the core's error kinds to HTTP status codes.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, hub.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, hub.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, hub.ErrLimit):
+		return http.StatusConflict
+	case errors.Is(err, hub.ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
