@@ -1,0 +1,306 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/ssehub/sse_hub"
+	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
+)
+
+// Loopback addresses of the Caddy under test.
+const (
+	adminAddr = "127.0.0.1:22019"
+	siteAddr  = "127.0.0.1:28080"
+	adminURL  = "http://" + adminAddr
+	siteURL   = "http://" + siteAddr
+)
+
+// globalOptions keep the test Caddy on loopback and out of the user's
+// home and trust store.
+const globalOptions = `{
+	admin ` + adminAddr + `
+	http_port 28080
+	default_bind 127.0.0.1
+	persist_config off
+	skip_install_trust
+	auto_https off
+}
+`
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ssehub-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	os.Setenv("XDG_DATA_HOME", dir)
+	initial := fmt.Sprintf(`{"admin":{"listen":%q,"config":{"persist":false}}}`, adminAddr)
+	if err := caddy.Load([]byte(initial), true); err != nil {
+		fmt.Fprintln(os.Stderr, "starting caddy:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = caddy.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// loadCaddyfile loads a site block (global options are added) the way
+// "caddy reload" does: a POST to the admin /load endpoint.
+func loadCaddyfile(t *testing.T, site string) {
+	t.Helper()
+	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions+site)
+	if status != http.StatusOK {
+		t.Fatalf("loading config: %d %s", status, body)
+	}
+}
+
+// adminRequest sends a request to the admin endpoint.
+func adminRequest(t *testing.T, method, path, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, adminURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	client := http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// published is the admin API's answer for one event.
+type published struct {
+	ID          string `json:"id"`
+	Subscribers int    `json:"subscribers"`
+}
+
+// publishJSON publishes one JSON event and fails the test unless it is accepted.
+func publishJSON(t *testing.T, event string) published {
+	t.Helper()
+	status, body := adminRequest(t, http.MethodPost, "/sse_hub/publish", "application/json", event)
+	if status != http.StatusOK {
+		t.Fatalf("publish %s: %d %s", event, status, body)
+	}
+	var p published
+	mustUnmarshal(t, body, &p)
+	return p
+}
+
+// publishBatch publishes NDJSON lines and returns the IDs in order.
+func publishBatch(t *testing.T, lines []string) []published {
+	t.Helper()
+	status, body := adminRequest(t, http.MethodPost, "/sse_hub/publish", "application/x-ndjson", strings.Join(lines, "\n"))
+	if status != http.StatusOK {
+		t.Fatalf("batch publish: %d %s", status, body)
+	}
+	var res struct{ Events []published }
+	mustUnmarshal(t, body, &res)
+	if len(res.Events) != len(lines) {
+		t.Fatalf("batch of %d answered with %d results", len(lines), len(res.Events))
+	}
+	return res.Events
+}
+
+func mustUnmarshal(t *testing.T, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decoding %q: %v", body, err)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// stream is an open EventSource-like connection.
+type stream struct {
+	resp   *http.Response
+	events chan ssetest.Event
+	done   chan struct{} // closed when the body ends
+	parser *ssetest.Parser
+	cancel context.CancelFunc
+}
+
+// subscribe opens a stream and waits for its response head.
+func subscribe(t *testing.T, path string, header http.Header) *stream {
+	t.Helper()
+	s, status, body := trySubscribe(t, path, header)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, status, body)
+	}
+	return s
+}
+
+// trySubscribe opens a stream; on a non-200 answer it returns the body.
+func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, siteURL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	// No client timeout: streams live long. The header wait is bounded
+	// by the transport.
+	client := http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return nil, resp.StatusCode, string(b)
+	}
+	s := &stream{
+		resp:   resp,
+		events: make(chan ssetest.Event, 100000),
+		done:   make(chan struct{}),
+		parser: ssetest.NewParser(resp.Body),
+		cancel: cancel,
+	}
+	go func() {
+		defer close(s.done)
+		defer close(s.events)
+		for {
+			ev, err := s.parser.Next()
+			if err != nil {
+				return
+			}
+			s.events <- ev
+		}
+	}()
+	t.Cleanup(s.close)
+	return s, resp.StatusCode, ""
+}
+
+func (s *stream) close() {
+	s.cancel()
+	s.resp.Body.Close()
+	<-s.done
+}
+
+// next waits for the next event.
+func (s *stream) next(t *testing.T) ssetest.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if !ok {
+			t.Fatal("stream ended while an event was expected")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	return ssetest.Event{}
+}
+
+// nextN collects n events.
+func (s *stream) nextN(t *testing.T, n int) []ssetest.Event {
+	t.Helper()
+	evs := make([]ssetest.Event, 0, n)
+	for len(evs) < n {
+		evs = append(evs, s.next(t))
+	}
+	return evs
+}
+
+// expectEnd waits for the server to end the stream, returning how long it
+// took and any events that came first.
+func (s *stream) expectEnd(t *testing.T, within time.Duration) (time.Duration, []ssetest.Event) {
+	t.Helper()
+	start := time.Now()
+	var evs []ssetest.Event
+	deadline := time.After(within)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				return time.Since(start), evs
+			}
+			evs = append(evs, ev)
+		case <-deadline:
+			t.Fatalf("stream still open after %v", within)
+		}
+	}
+}
+
+// expectQuiet checks that no event arrives within d (used only to show a
+// duplicate did not come; the positive cases all wait on conditions).
+func (s *stream) expectQuiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if ok {
+			t.Fatalf("unexpected event %+v", ev)
+		}
+	case <-time.After(d):
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// channelInfo reads one channel's admin info.
+type channelInfo struct {
+	Name          string `json:"name"`
+	Declared      bool   `json:"declared"`
+	Subscribers   int    `json:"subscribers"`
+	Published     uint64 `json:"published"`
+	HistoryLength int    `json:"history_length"`
+	LastID        string `json:"last_id"`
+}
+
+func getChannel(t *testing.T, hub, channel string) (channelInfo, int) {
+	t.Helper()
+	status, body := adminRequest(t, http.MethodGet, "/sse_hub/hubs/"+hub+"/channels/"+channel, "", "")
+	var info channelInfo
+	if status == http.StatusOK {
+		mustUnmarshal(t, body, &info)
+	}
+	return info, status
+}
+
+// waitSubscribers waits until a channel has n subscribers, so a publish is
+// known to reach a stream that was just opened.
+func waitSubscribers(t *testing.T, hub, channel string, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d subscribers on %s/%s", n, hub, channel), 10*time.Second, func() bool {
+		info, status := getChannel(t, hub, channel)
+		return status == http.StatusOK && info.Subscribers == n
+	})
+}
+
