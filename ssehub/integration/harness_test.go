@@ -303,4 +303,3 @@ func waitSubscribers(t *testing.T, hub, channel string, n int) {
 		return status == http.StatusOK && info.Subscribers == n
 	})
 }
-
