@@ -28,7 +28,7 @@ func newChannel(name string, declared bool, s ChannelSettings, buffer int, evict
 		name:     name,
 		declared: declared,
 		settings: s,
-		log:      newEventLog(max(s.HistorySize, buffer)),
+		log:      newEventLog(logCapacity(s, buffer)),
 		subs:     make(map[*Subscriber]struct{}),
 	}
 	// A channel (re)created now may have had events under the same name
@@ -36,6 +36,13 @@ func newChannel(name string, declared bool, s ChannelSettings, buffer int, evict
 	// told rather than left guessing.
 	ch.log.evictedUpTo = evictedUpTo
 	return ch
+}
+
+// logCapacity sizes a channel's log: its history, plus room for a
+// subscriber that starts replaying at the oldest history event to still
+// fall the full subscriber buffer behind before it counts as slow.
+func logCapacity(s ChannelSettings, buffer int) int {
+	return s.HistorySize + buffer
 }
 
 // replayStart returns the position of the oldest event that is still

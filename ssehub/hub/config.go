@@ -24,10 +24,11 @@ type Config struct {
 	MaxOnDemandChannels int
 	// OnDemandSettings apply to every on-demand channel.
 	OnDemandSettings ChannelSettings
-	// SubscriberBuffer is how many events a subscriber may fall behind the
-	// newest before it counts as a slow consumer and is disconnected (it
-	// resumes from history with Last-Event-ID). A channel's log holds at
-	// least this many events, or its history size if that is larger.
+	// SubscriberBuffer is how many events a subscriber may fall behind
+	// before it counts as a slow consumer and is disconnected (it resumes
+	// from history with Last-Event-ID). A channel's log holds its history
+	// plus this many events, so even a client replaying from the oldest
+	// history event gets the whole buffer.
 	SubscriberBuffer int
 }
 

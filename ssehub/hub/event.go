@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -93,9 +94,10 @@ func newEvent(d Draft, id ID, now time.Time) *Event {
 		Type:      d.Type,
 		Data:      d.Data,
 		Retry:     d.Retry,
-		Channels:  d.Channels,
+		Channels:  slices.Clone(d.Channels),
 		Published: now,
 	}
-	e.wire = appendFrame(make([]byte, 0, frameSize(id.String(), d.Type, d.Data, d.Retry)), id.String(), d.Type, d.Data, d.Retry)
+	idText := id.String()
+	e.wire = appendFrame(make([]byte, 0, frameSize(idText, d.Type, d.Data, d.Retry)), idText, d.Type, d.Data, d.Retry)
 	return e
 }

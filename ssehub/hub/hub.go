@@ -102,7 +102,7 @@ func (h *Hub) Configure(cfg Config) error {
 		ch.mu.Lock()
 		ch.declared = declared
 		ch.settings = s
-		ch.log.resize(max(s.HistorySize, cfg.SubscriberBuffer))
+		ch.log.resize(logCapacity(s, cfg.SubscriberBuffer))
 		ch.mu.Unlock()
 	}
 	for _, ch := range closing {
@@ -221,6 +221,9 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	for i, d := range drafts {
 		now := h.now()
 		h.lastID = nextID(h.lastID, now)
+		if h.lastID.Less(h.startID) {
+			h.lastID = h.startID // the clock stepped back since the hub started
+		}
 		e := newEvent(d, h.lastID, now)
 		e.n = h.published.Load() + 1
 		for _, name := range d.Channels {

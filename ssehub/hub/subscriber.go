@@ -51,6 +51,7 @@ type Subscriber struct {
 	hub     *Hub
 	cursors []cursor // sorted by channel name, the lock order
 	pending []byte   // notices to send before any event
+	buffer  uint64   // unread live events allowed per channel
 
 	wake chan struct{}
 
@@ -63,6 +64,10 @@ type Subscriber struct {
 type cursor struct {
 	ch  *channel
 	pos uint64
+	// liveFrom is the log's end when the subscription began: events from
+	// there on count against the subscriber buffer, replayed ones do not,
+	// so a long replay never makes a subscriber "slow".
+	liveFrom uint64
 }
 
 // Subscribe opens a subscription to the named channels (on-demand ones are
@@ -93,6 +98,7 @@ func (h *Hub) Subscribe(names []string, lastEventID string) (*Subscriber, error)
 	s := &Subscriber{
 		hub:     h,
 		cursors: make([]cursor, len(chans)),
+		buffer:  uint64(h.cfg.SubscriberBuffer),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -107,8 +113,8 @@ func (h *Hub) Subscribe(names []string, lastEventID string) (*Subscriber, error)
 			gap = gap || resume.Less(h.startID)
 		}
 		ch.subs[s] = struct{}{}
+		s.cursors[i] = cursor{ch: ch, pos: pos, liveFrom: ch.log.end}
 		ch.mu.Unlock()
-		s.cursors[i] = cursor{ch: ch, pos: pos}
 		switch {
 		case lastEventID != "" && !known:
 			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, lastEventID)
@@ -195,7 +201,7 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 		}
 	}()
 	for _, c := range s.cursors {
-		if c.pos < c.ch.log.start {
+		if c.pos < c.ch.log.start || c.ch.log.end-max(c.pos, c.liveFrom) > s.buffer {
 			return buf, false, ErrSlowConsumer
 		}
 	}

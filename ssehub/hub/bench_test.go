@@ -1,0 +1,163 @@
+package hub
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var benchSink *Event
+
+func multiLinePayload(size int) string {
+	var b strings.Builder
+	line := strings.Repeat("0123456789abcdef", 4)[:63]
+	for b.Len()+len(line)+1 <= size {
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	b.WriteString(strings.Repeat("z", size-b.Len()))
+	return b.String()
+}
+
+// BenchmarkEncode measures the one-time encoding of an event: newEvent as
+// Publish calls it, and appendFrame alone into a reused buffer.
+func BenchmarkEncode(b *testing.B) {
+	payloads := []struct {
+		name string
+		d    Draft
+	}{
+		{"small", Draft{Channels: []string{"prices"}, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}},
+		{"4KiB-multiline", Draft{Channels: []string{"logs"}, Type: "chunk", Data: multiLinePayload(4096), Retry: NoRetry}},
+	}
+	id := ID{Ms: 1_750_000_000_000, Seq: 42}
+	for _, p := range payloads {
+		b.Run(p.name+"/newEvent", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(p.d.Data)))
+			for b.Loop() {
+				benchSink = newEvent(p.d, id, fixedTime)
+			}
+		})
+		b.Run(p.name+"/appendFrame", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(p.d.Data)))
+			ids := id.String()
+			buf := make([]byte, 0, frameSize(ids, p.d.Type, p.d.Data, p.d.Retry))
+			for b.Loop() {
+				buf = appendFrame(buf[:0], ids, p.d.Type, p.d.Data, p.d.Retry)
+			}
+		})
+	}
+}
+
+// BenchmarkPublishFanout publishes one event per iteration to a channel
+// with n subscribers, each of which takes its wake signal and reads the
+// event with Next into a reused buffer, as a stream goroutine does. ns/op
+// is the cost of one event end to end; ns/delivery divides it by n.
+func BenchmarkPublishFanout(b *testing.B) {
+	for _, n := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			cfg := Config{Channels: map[string]ChannelSettings{"prices": {HistorySize: 64}}, SubscriberBuffer: 64}
+			h, err := newHub("bench", cfg, time.Now, time.Hour)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			subs := make([]*Subscriber, n)
+			for i := range subs {
+				if subs[i], err = h.Subscribe([]string{"prices"}, ""); err != nil {
+					b.Fatal(err)
+				}
+				defer subs[i].Close()
+			}
+			d := Draft{Channels: []string{"prices"}, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}
+			buf := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			events := 0
+			for b.Loop() {
+				res, err := h.Publish(d)
+				if err != nil || res[0].Subscribers != n {
+					b.Fatalf("Publish = %v, %v", res, err)
+				}
+				for _, s := range subs {
+					<-s.Wake()
+					out, more, err := s.Next(buf[:0], 4096)
+					if err != nil || more || len(out) == 0 {
+						b.Fatalf("Next = %d bytes, %v, %v", len(out), more, err)
+					}
+				}
+				events++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events*n), "ns/delivery")
+		})
+	}
+}
+
+// BenchmarkNextMultiChannel measures Next merging the logs of k channels:
+// each iteration reads the same 1024 events (an eighth of them published
+// to two of the channels) from rewound cursors.
+func BenchmarkNextMultiChannel(b *testing.B) {
+	const events = 1024
+	for _, k := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("channels=%d", k), func(b *testing.B) {
+			cfg := Config{Channels: map[string]ChannelSettings{}, SubscriberBuffer: 16}
+			names := make([]string, k)
+			for i := range names {
+				names[i] = fmt.Sprintf("ch%02d", i)
+				cfg.Channels[names[i]] = ChannelSettings{HistorySize: 2 * events}
+			}
+			h, err := newHub("bench", cfg, time.Now, time.Hour)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			res, err := h.Publish(Draft{Channels: names[:1], Data: "start", Retry: NoRetry})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range events {
+				chans := []string{names[i%k]}
+				if i%8 == 0 && k > 1 {
+					chans = append(chans, names[(i+1)%k])
+				}
+				if _, err := h.Publish(Draft{Channels: chans, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s, err := h.Subscribe(names, res[0].ID.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			start := make([]uint64, len(s.cursors))
+			for i, c := range s.cursors {
+				start[i] = c.pos
+			}
+			buf := make([]byte, 0, 32<<10)
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				iters++
+				for i := range s.cursors {
+					s.cursors[i].pos = start[i]
+				}
+				read := 0
+				for {
+					out, more, err := s.Next(buf[:0], 16<<10)
+					if err != nil {
+						b.Fatal(err)
+					}
+					read += len(out)
+					if !more {
+						break
+					}
+				}
+				if read == 0 {
+					b.Fatal("nothing read")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*events), "ns/event")
+		})
+	}
+}
