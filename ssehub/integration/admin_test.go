@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-const adminSite = `
+var adminSite = `
 http://` + siteAddr + ` {
 	sse_hub /events* {
 		hub admin

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,25 +19,41 @@ import (
 	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
-// Loopback addresses of the Caddy under test.
-const (
-	adminAddr = "127.0.0.1:22019"
-	siteAddr  = "127.0.0.1:28080"
-	adminURL  = "http://" + adminAddr
-	siteURL   = "http://" + siteAddr
+// Loopback addresses of the Caddy under test. SSEHUB_TEST_PORT_BASE moves
+// them (admin on base, site on base+1), so several checkouts can run their
+// tests on one machine at once.
+var (
+	adminAddr, siteAddr = testAddrs()
+	adminURL            = "http://" + adminAddr
+	siteURL             = "http://" + siteAddr
 )
+
+func testAddrs() (admin, site string) {
+	base := 22019
+	if v := os.Getenv("SSEHUB_TEST_PORT_BASE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1024 || n > 65000 {
+			panic("SSEHUB_TEST_PORT_BASE must be a port number from 1024 to 65000")
+		}
+		base = n
+	}
+	return fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1)
+}
 
 // globalOptions keep the test Caddy on loopback and out of the user's
 // home and trust store.
-const globalOptions = `{
+func globalOptions() string {
+	_, port, _ := strings.Cut(siteAddr, ":")
+	return `{
 	admin ` + adminAddr + `
-	http_port 28080
+	http_port ` + port + `
 	default_bind 127.0.0.1
 	persist_config off
 	skip_install_trust
 	auto_https off
 }
 `
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ssehub-integration-")
@@ -61,7 +78,7 @@ func TestMain(m *testing.M) {
 // "caddy reload" does: a POST to the admin /load endpoint.
 func loadCaddyfile(t *testing.T, site string) {
 	t.Helper()
-	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions+site)
+	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions()+site)
 	if status != http.StatusOK {
 		t.Fatalf("loading config: %d %s", status, body)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const replaySite = `
+var replaySite = `
 http://` + siteAddr + ` {
 	sse_hub /events* {
 		hub replay
