@@ -3,155 +3,14 @@ package hub
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
-
-// sseEvent is an event as a browser's EventSource dispatches it.
-type sseEvent struct {
-	Type        string
-	Data        string
-	LastEventID string
-	// Retry is the reconnection time set by a "retry:" field read since the
-	// previous dispatch, or -1 when there was none (retry is a stream
-	// setting in the standard; it is kept per event here to check frames).
-	Retry int64
-}
-
-// sseStream is what a client made of a whole stream.
-type sseStream struct {
-	Events   []sseEvent
-	Retry    int64 // last valid reconnection time, -1 if none
-	Comments int
-}
-
-// parseSSE is a client-side parser that follows the WHATWG "Server-sent
-// events" interpretation algorithm to the letter, so tests check what a
-// browser would see rather than what the encoder meant to write. An
-// unterminated last line and an event without a closing blank line are
-// discarded, as at the end of a real stream.
-func parseSSE(stream string) sseStream {
-	out := sseStream{Retry: -1}
-	stream = strings.TrimPrefix(stream, "\uFEFF")
-	var data strings.Builder
-	var typ, lastEventID string
-	retry := int64(-1)
-	for {
-		// Lines end with CRLF, LF or a lone CR.
-		i := strings.IndexAny(stream, "\r\n")
-		if i < 0 {
-			return out // pending line and event are discarded
-		}
-		line := stream[:i]
-		if stream[i] == '\r' && i+1 < len(stream) && stream[i+1] == '\n' {
-			stream = stream[i+2:]
-		} else {
-			stream = stream[i+1:]
-		}
-
-		if line == "" { // dispatch
-			if data.Len() == 0 {
-				typ, retry = "", -1
-				continue
-			}
-			d := strings.TrimSuffix(data.String(), "\n")
-			t := typ
-			if t == "" {
-				t = "message"
-			}
-			out.Events = append(out.Events, sseEvent{Type: t, Data: d, LastEventID: lastEventID, Retry: retry})
-			data.Reset()
-			typ, retry = "", -1
-			continue
-		}
-		if line[0] == ':' {
-			out.Comments++
-			continue
-		}
-		field, value, found := strings.Cut(line, ":")
-		if found {
-			value = strings.TrimPrefix(value, " ")
-		} else {
-			field, value = line, ""
-		}
-		switch field {
-		case "event":
-			typ = value
-		case "data":
-			data.WriteString(value)
-			data.WriteByte('\n')
-		case "id":
-			if !strings.Contains(value, "\x00") {
-				lastEventID = value
-			}
-		case "retry":
-			if value != "" && strings.Trim(value, "0123456789") == "" {
-				if ms, err := strconv.ParseInt(value, 10, 64); err == nil {
-					out.Retry, retry = ms, ms
-				}
-			}
-		}
-	}
-}
-
-// The parser is the oracle for everything else, so check it against the
-// examples of the standard first.
-func TestParseSSEFollowsTheStandard(t *testing.T) {
-	tests := []struct {
-		name   string
-		stream string
-		want   []sseEvent
-		retry  int64
-	}{
-		{"multi-line data", "data: YHOO\ndata: +2\ndata: 10\n\n",
-			[]sseEvent{{"message", "YHOO\n+2\n10", "", -1}}, -1},
-		{"comments and id reset", ": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n",
-			[]sseEvent{{"message", "first event", "1", -1}, {"message", "second event", "", -1}, {"message", " third event", "", -1}}, -1},
-		{"empty data and unterminated tail", "data\n\ndata\ndata\n\ndata:",
-			[]sseEvent{{"message", "", "", -1}, {"message", "\n", "", -1}}, -1},
-		{"one space stripped", "data:test\n\ndata: test\n\n",
-			[]sseEvent{{"message", "test", "", -1}, {"message", "test", "", -1}}, -1},
-		{"lone CR line ends", "data: a\rdata: b\r\r",
-			[]sseEvent{{"message", "a\nb", "", -1}}, -1},
-		{"CRLF line ends", "event: x\r\ndata: a\r\n\r\n",
-			[]sseEvent{{"x", "a", "", -1}}, -1},
-		{"id with NUL ignored", "id: 5\ndata: a\n\nid: 1\x002\ndata: b\n\n",
-			[]sseEvent{{"message", "a", "5", -1}, {"message", "b", "5", -1}}, -1},
-		{"retry digits only", "retry: 12a\ndata: a\n\nretry: 50\ndata: b\n\n",
-			[]sseEvent{{"message", "a", "", -1}, {"message", "b", "", 50}}, 50},
-		{"no data is not dispatched but id counts", "event: x\nid: 7\n\ndata: y\n\n",
-			[]sseEvent{{"message", "y", "7", -1}}, -1},
-		{"BOM dropped", "\uFEFFdata: x\n\n",
-			[]sseEvent{{"message", "x", "", -1}}, -1},
-		{"event without blank line discarded", "data: x\n",
-			nil, -1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := parseSSE(tt.stream)
-			if !equalEvents(got.Events, tt.want) {
-				t.Errorf("events = %#v, want %#v", got.Events, tt.want)
-			}
-			if got.Retry != tt.retry {
-				t.Errorf("retry = %d, want %d", got.Retry, tt.retry)
-			}
-		})
-	}
-}
-
-func equalEvents(a, b []sseEvent) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // lineBreak is what a browser treats as a line end inside data.
 var lineBreak = regexp.MustCompile(`\r\n|\r|\n`)
@@ -291,7 +150,7 @@ func TestNewEventWireForm(t *testing.T) {
 				t.Errorf("event fields = %+v", e)
 			}
 
-			got := parseSSE(string(wire))
+			got := ssetest.ParseAll(string(wire))
 			if len(got.Events) != 1 {
 				t.Fatalf("client dispatched %d events, want 1", len(got.Events))
 			}
@@ -332,13 +191,13 @@ func TestFramesConcatenate(t *testing.T) {
 	stream = appendFrame(stream, "", "note", "x\ny", NoRetry)
 	stream = appendFrame(stream, "2-0", "t", "", NoRetry)
 
-	got := parseSSE(string(stream))
-	want := []sseEvent{
-		{"message", "first", "1-0", -1},
-		{"note", "x\ny", "1-0", -1},
-		{"t", "", "2-0", -1},
+	got := ssetest.ParseAll(string(stream))
+	want := []ssetest.Event{
+		{Type: "message", Data: "first", LastEventID: "1-0", Retry: -1},
+		{Type: "note", Data: "x\ny", LastEventID: "1-0", Retry: -1},
+		{Type: "t", Data: "", LastEventID: "2-0", Retry: -1},
 	}
-	if !equalEvents(got.Events, want) {
+	if !slices.Equal(got.Events, want) {
 		t.Errorf("events = %#v, want %#v", got.Events, want)
 	}
 	if got.Retry != 2500 {

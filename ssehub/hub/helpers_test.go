@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
 // fakeClock is a controllable clock for newHub; safe for concurrent use.
@@ -105,15 +107,15 @@ func subscribe(t testing.TB, h *Hub, channels []string, lastEventID string) *Sub
 }
 
 // drain reads everything Next has to give right now.
-func drain(t testing.TB, s *Subscriber) []sseEvent {
+func drain(t testing.TB, s *Subscriber) []ssetest.Event {
 	t.Helper()
-	var events []sseEvent
+	var events []ssetest.Event
 	for {
 		out, more, err := s.Next(nil, 64<<10)
 		if err != nil {
 			t.Fatalf("Next: %v", err)
 		}
-		events = append(events, parseSSE(string(out)).Events...)
+		events = append(events, ssetest.ParseAll(string(out)).Events...)
 		if !more {
 			return events
 		}
@@ -121,11 +123,11 @@ func drain(t testing.TB, s *Subscriber) []sseEvent {
 }
 
 // waitEvents reads until n events arrived, waiting on Wake with a deadline.
-func waitEvents(t testing.TB, s *Subscriber, n int) []sseEvent {
+func waitEvents(t testing.TB, s *Subscriber, n int) []ssetest.Event {
 	t.Helper()
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
-	var events []sseEvent
+	var events []ssetest.Event
 	for {
 		events = append(events, drain(t, s)...)
 		if len(events) >= n {
@@ -181,7 +183,7 @@ type notice struct {
 
 // split separates the hub's gap notices from real events, returning the
 // notices and the IDs of the events in arrival order.
-func split(t testing.TB, events []sseEvent) (gaps []notice, ids []string) {
+func split(t testing.TB, events []ssetest.Event) (gaps []notice, ids []string) {
 	t.Helper()
 	for _, e := range events {
 		switch e.Type {
@@ -202,7 +204,7 @@ func split(t testing.TB, events []sseEvent) (gaps []notice, ids []string) {
 
 // expectStream checks that events are exactly the gap notices and then
 // the event IDs given.
-func expectStream(t testing.TB, events []sseEvent, wantGaps []notice, wantIDs []string) {
+func expectStream(t testing.TB, events []ssetest.Event, wantGaps []notice, wantIDs []string) {
 	t.Helper()
 	// Notices must come before any event.
 	seenEvent := false

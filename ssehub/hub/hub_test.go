@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -230,7 +232,7 @@ func TestCloseDeclaredChannel(t *testing.T) {
 	}
 	for _, s := range []*Subscriber{onA, onAB} {
 		waitDone(t, s)
-		end := parseSSE(string(s.EndFrame())).Events
+		end := ssetest.ParseAll(string(s.EndFrame())).Events
 		if len(end) != 1 || end[0].Type != ClosedEvent || end[0].Data != `{"channel":"a"}` || end[0].LastEventID != "" {
 			t.Errorf("EndFrame = %#v, want one %s naming a, without an id", end, ClosedEvent)
 		}
@@ -266,7 +268,7 @@ func TestCloseOnDemandChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDone(t, s)
-	if end := parseSSE(string(s.EndFrame())).Events; len(end) != 1 || end[0].Type != ClosedEvent || end[0].Data != `{"channel":"room:1"}` {
+	if end := ssetest.ParseAll(string(s.EndFrame())).Events; len(end) != 1 || end[0].Type != ClosedEvent || end[0].Data != `{"channel":"room:1"}` {
 		t.Errorf("EndFrame = %#v", end)
 	}
 	if _, err := h.ChannelInfo("room:1"); !errors.Is(err, ErrNotFound) {
@@ -369,7 +371,7 @@ func TestConfigure(t *testing.T) {
 
 	// x is gone: its subscribers were told.
 	waitDone(t, onX)
-	if end := parseSSE(string(onX.EndFrame())).Events; len(end) != 1 || end[0].Type != ClosedEvent || end[0].Data != `{"channel":"x"}` {
+	if end := ssetest.ParseAll(string(onX.EndFrame())).Events; len(end) != 1 || end[0].Type != ClosedEvent || end[0].Data != `{"channel":"x"}` {
 		t.Errorf("x subscriber EndFrame = %#v", end)
 	}
 	if isDone(onA) || isDone(onRoom) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
 func TestReplayAfterLastEventID(t *testing.T) {
@@ -222,7 +224,7 @@ func TestSlowConsumer(t *testing.T) {
 			if err != nil {
 				t.Errorf("%d behind: Next = %v, want the events", tt.behind, err)
 			}
-			expectStream(t, parseSSE(string(out)).Events, nil, ids)
+			expectStream(t, ssetest.ParseAll(string(out)).Events, nil, ids)
 			continue
 		}
 		if !errors.Is(err, ErrSlowConsumer) {
@@ -270,7 +272,7 @@ func TestLongReplayThroughNext(t *testing.T) {
 		if err != nil {
 			t.Fatalf("call %d: %v", calls, err)
 		}
-		events := parseSSE(string(out)).Events
+		events := ssetest.ParseAll(string(out)).Events
 		if len(events) == 0 {
 			t.Fatalf("call %d returned no event (more was set before)", calls)
 		}
@@ -386,7 +388,7 @@ func TestReplayLiveBoundaryConcurrent(t *testing.T) {
 					t.Errorf("reader %d: Next: %v", i, err)
 					return
 				}
-				events := parseSSE(string(out)).Events
+				events := ssetest.ParseAll(string(out)).Events
 				for _, e := range events {
 					if e.Type != "message" {
 						t.Errorf("reader %d: unexpected %s %s", i, e.Type, e.Data)
