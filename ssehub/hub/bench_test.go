@@ -66,7 +66,7 @@ func BenchmarkPublishFanout(b *testing.B) {
 			defer h.Close()
 			subs := make([]*Subscriber, n)
 			for i := range subs {
-				if subs[i], err = h.Subscribe([]string{"prices"}, ""); err != nil {
+				if subs[i], err = h.Subscribe(SubscribeRequest{Channels: []string{"prices"}}); err != nil {
 					b.Fatal(err)
 				}
 				defer subs[i].Close()
@@ -125,7 +125,7 @@ func BenchmarkNextMultiChannel(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			s, err := h.Subscribe(names, res[0].ID.String())
+			s, err := h.Subscribe(SubscribeRequest{Channels: names, LastEventID: res[0].ID.String()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,13 +5,72 @@ import (
 	"time"
 )
 
-// ChannelSettings are one channel's history bounds.
+// ChannelSettings are one channel's history bounds and slow-consumer policy.
 type ChannelSettings struct {
 	// HistorySize is how many recent events are kept for replay.
 	HistorySize int
 	// HistoryMaxAge drops events from history once they are this old;
 	// zero keeps them until HistorySize pushes them out.
 	HistoryMaxAge time.Duration
+	// SlowConsumer is what happens to a subscriber that falls further
+	// behind than its buffer allows.
+	SlowConsumer SlowConsumerPolicy
+}
+
+// SlowConsumerPolicy is what a channel does with a subscriber that falls
+// too far behind.
+type SlowConsumerPolicy int
+
+const (
+	// Disconnect ends the stream. The client resumes with Last-Event-ID
+	// and replays from history, so nothing is lost while history holds it.
+	Disconnect SlowConsumerPolicy = iota
+	// Latest drops the backlog: the subscriber jumps to the newest event
+	// and is sent a GapEvent with reason GapSkipped. For last-value
+	// channels such as tickers, where only the newest value matters.
+	Latest
+)
+
+// ParseSlowConsumerPolicy reads a policy name as written in config.
+func ParseSlowConsumerPolicy(name string) (SlowConsumerPolicy, error) {
+	switch name {
+	case "", "disconnect":
+		return Disconnect, nil
+	case "latest":
+		return Latest, nil
+	}
+	return 0, Errorf(ErrInvalid, "slow consumer policy %q: must be disconnect or latest", name)
+}
+
+func (p SlowConsumerPolicy) String() string {
+	if p == Latest {
+		return "latest"
+	}
+	return "disconnect"
+}
+
+// Limits bound what clients and publishers may take from a hub. Zero
+// means unlimited for the subscriber counts; the other fields are filled
+// with their defaults by WithDefaults.
+type Limits struct {
+	// MaxSubscribers bounds the hub's subscribers (streams).
+	MaxSubscribers int
+	// MaxSubscribersPerChannel bounds each channel's subscribers.
+	MaxSubscribersPerChannel int
+	// MaxSubscribersPerClient bounds the streams of one client (the HTTP
+	// layer passes the client IP).
+	MaxSubscribersPerClient int
+	// MaxChannelsPerSubscriber bounds how many channels one stream names.
+	MaxChannelsPerSubscriber int
+	// MaxEventBytes bounds an event's data.
+	MaxEventBytes int
+	// MaxBatch bounds the events of one publish request.
+	MaxBatch int
+	// MaxPublishBytes bounds a publish request body (read by the HTTP layer).
+	MaxPublishBytes int64
+	// SubscriberBufferBytes bounds, in encoded bytes, how far a subscriber
+	// may fall behind, beside Config.SubscriberBuffer in events.
+	SubscriberBufferBytes int
 }
 
 // Config is a hub's channel layout.
@@ -30,6 +89,8 @@ type Config struct {
 	// plus this many events, so even a client replaying from the oldest
 	// history event gets the whole buffer.
 	SubscriberBuffer int
+	// Limits bound subscribers and publishers.
+	Limits Limits
 }
 
 // Defaults documented in the README and the Caddy config docs.
@@ -38,7 +99,56 @@ const (
 	DefaultHistoryMaxAge       = time.Hour
 	DefaultMaxOnDemandChannels = 1000
 	DefaultSubscriberBuffer    = 1024
+
+	DefaultMaxSubscribers           = 100_000
+	DefaultMaxSubscribersPerClient  = 1000
+	DefaultMaxChannelsPerSubscriber = 64
+	DefaultMaxEventBytes            = 1 << 20
+	DefaultMaxBatch                 = 10_000
+	DefaultMaxPublishBytes          = 16 << 20
+	DefaultSubscriberBufferBytes    = 8 << 20
 )
+
+// WithDefaults fills zero size limits with their defaults. Zero subscriber
+// counts stay zero, which the hub reads as unlimited: the HTTP layer
+// applies DefaultMaxSubscribers and DefaultMaxSubscribersPerClient, where
+// a user can also ask for no limit.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxChannelsPerSubscriber == 0 {
+		l.MaxChannelsPerSubscriber = DefaultMaxChannelsPerSubscriber
+	}
+	if l.MaxEventBytes == 0 {
+		l.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if l.MaxBatch == 0 {
+		l.MaxBatch = DefaultMaxBatch
+	}
+	if l.MaxPublishBytes == 0 {
+		l.MaxPublishBytes = DefaultMaxPublishBytes
+	}
+	if l.SubscriberBufferBytes == 0 {
+		l.SubscriberBufferBytes = DefaultSubscriberBufferBytes
+	}
+	return l
+}
+
+func (l Limits) validate() error {
+	for name, v := range map[string]int64{
+		"max subscribers":             int64(l.MaxSubscribers),
+		"max subscribers per channel": int64(l.MaxSubscribersPerChannel),
+		"max subscribers per client":  int64(l.MaxSubscribersPerClient),
+		"max channels per subscriber": int64(l.MaxChannelsPerSubscriber),
+		"max event bytes":             int64(l.MaxEventBytes),
+		"max batch":                   int64(l.MaxBatch),
+		"max publish bytes":           l.MaxPublishBytes,
+		"subscriber buffer bytes":     int64(l.SubscriberBufferBytes),
+	} {
+		if v < 0 {
+			return Errorf(ErrInvalid, "%s must not be negative", name)
+		}
+	}
+	return nil
+}
 
 // Validate checks names, patterns and bounds.
 func (c Config) Validate() error {
@@ -60,6 +170,9 @@ func (c Config) Validate() error {
 	}
 	if c.SubscriberBuffer < 1 {
 		return Errorf(ErrInvalid, "subscriber buffer must be at least 1 event")
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	return c.OnDemandSettings.validate()
 }

@@ -13,8 +13,15 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrNotFound: the hub or channel does not exist and may not be created.
 	ErrNotFound = errors.New("not found")
-	// ErrLimit: a configured bound was reached.
+	// ErrLimit: a configured bound on channels was reached.
 	ErrLimit = errors.New("limit reached")
+	// ErrOverCapacity: a hub or channel subscriber limit is full; the
+	// client should try again later.
+	ErrOverCapacity = errors.New("over capacity")
+	// ErrClientLimit: this client holds as many streams as it may.
+	ErrClientLimit = errors.New("client limit reached")
+	// ErrTooLarge: an event, batch or request is over its size limit.
+	ErrTooLarge = errors.New("too large")
 	// ErrClosed: the hub was shut down.
 	ErrClosed = errors.New("closed")
 )

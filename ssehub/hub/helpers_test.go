@@ -98,7 +98,7 @@ func publishN(t testing.TB, h *Hub, n int, channels ...string) []string {
 
 func subscribe(t testing.TB, h *Hub, channels []string, lastEventID string) *Subscriber {
 	t.Helper()
-	s, err := h.Subscribe(channels, lastEventID)
+	s, err := h.Subscribe(SubscribeRequest{Channels: channels, LastEventID: lastEventID})
 	if err != nil {
 		t.Fatalf("Subscribe(%v, %q): %v", channels, lastEventID, err)
 	}

@@ -13,13 +13,22 @@ import (
 // The ring is allocated as it fills (doubling up to capacity), so an idle
 // channel with a large history setting costs almost nothing.
 type eventLog struct {
-	ring     []*Event // ring[pos % len(ring)] holds position pos
+	ring     []logEntry // ring[pos % len(ring)] holds position pos
 	capacity int
 	start    uint64
 	end      uint64
+	// bytes is the encoded size of every event ever appended; with each
+	// entry's running total it gives a subscriber's backlog in bytes.
+	bytes uint64
 	// evictedUpTo is the ID of the newest event that left the log; a client
 	// that last saw an older ID has missed something.
 	evictedUpTo ID
+}
+
+type logEntry struct {
+	event *Event
+	// bytesBefore is the log's byte total before this event was appended.
+	bytesBefore uint64
 }
 
 func newEventLog(capacity int) eventLog {
@@ -29,7 +38,15 @@ func newEventLog(capacity int) eventLog {
 func (l *eventLog) len() int { return int(l.end - l.start) }
 
 // at returns the event at an absolute position in [start, end).
-func (l *eventLog) at(pos uint64) *Event { return l.ring[pos%uint64(len(l.ring))] }
+func (l *eventLog) at(pos uint64) *Event { return l.ring[pos%uint64(len(l.ring))].event }
+
+// bytesFrom is the encoded size of the events from pos to the end.
+func (l *eventLog) bytesFrom(pos uint64) uint64 {
+	if pos >= l.end {
+		return 0
+	}
+	return l.bytes - l.ring[pos%uint64(len(l.ring))].bytesBefore
+}
 
 func (l *eventLog) append(e *Event) {
 	if l.len() == l.capacity {
@@ -38,22 +55,23 @@ func (l *eventLog) append(e *Event) {
 	if l.len() == len(l.ring) {
 		l.rebuild(min(max(2*len(l.ring), 8), l.capacity))
 	}
-	l.ring[l.end%uint64(len(l.ring))] = e
+	l.ring[l.end%uint64(len(l.ring))] = logEntry{event: e, bytesBefore: l.bytes}
+	l.bytes += uint64(len(e.wire))
 	l.end++
 }
 
 func (l *eventLog) evictOldest() {
 	i := l.start % uint64(len(l.ring))
-	l.evictedUpTo = l.ring[i].ID
-	l.ring[i] = nil
+	l.evictedUpTo = l.ring[i].event.ID
+	l.ring[i] = logEntry{}
 	l.start++
 }
 
 // rebuild moves the held events into a ring of n slots (n >= len()).
 func (l *eventLog) rebuild(n int) {
-	ring := make([]*Event, n)
+	ring := make([]logEntry, n)
 	for pos := l.start; pos < l.end; pos++ {
-		ring[pos%uint64(n)] = l.at(pos)
+		ring[pos%uint64(n)] = l.ring[pos%uint64(len(l.ring))]
 	}
 	l.ring = ring
 }

@@ -27,6 +27,10 @@ type Hub struct {
 	onDemand int // on-demand channels in channels
 	closed   bool
 
+	limitsMu    sync.Mutex // guards subscribers and perClient
+	subscribers int
+	perClient   map[string]int
+
 	publishMu sync.Mutex
 	lastID    ID // guarded by publishMu
 	// published is the number of the newest fully appended event. Every
@@ -55,9 +59,11 @@ func newHub(name string, cfg Config, now func() time.Time, janitorEvery time.Dur
 		name:        name,
 		now:         now,
 		channels:    make(map[string]*channel),
+		perClient:   make(map[string]int),
 		stopJanitor: make(chan struct{}),
 		janitorDone: make(chan struct{}),
 	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	h.startID = nextID(ID{}, now())
 	h.lastID = ID{Ms: h.startID.Ms - 1, Seq: 0}
 	h.cfg = cfg
@@ -79,6 +85,7 @@ func (h *Hub) Configure(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cfg = cfg
@@ -182,6 +189,52 @@ func (h *Hub) createOnDemand(names []string) error {
 	return nil
 }
 
+// admit counts a new subscriber against the hub and client limits.
+// Caller holds h.mu for reading.
+func (h *Hub) admit(client string) error {
+	h.limitsMu.Lock()
+	defer h.limitsMu.Unlock()
+	limits := h.cfg.Limits
+	if limits.MaxSubscribers > 0 && h.subscribers >= limits.MaxSubscribers {
+		return Errorf(ErrOverCapacity, "hub %q has its maximum of %d subscribers (max_subscribers)", h.name, limits.MaxSubscribers)
+	}
+	if client != "" && limits.MaxSubscribersPerClient > 0 && h.perClient[client] >= limits.MaxSubscribersPerClient {
+		return Errorf(ErrClientLimit, "this client already has %d streams open, the maximum (max_subscribers_per_ip)", limits.MaxSubscribersPerClient)
+	}
+	h.subscribers++
+	if client != "" {
+		h.perClient[client]++
+	}
+	return nil
+}
+
+// release undoes admit when a subscriber closes.
+func (h *Hub) release(client string) {
+	h.limitsMu.Lock()
+	defer h.limitsMu.Unlock()
+	h.subscribers--
+	if client == "" {
+		return
+	}
+	if h.perClient[client]--; h.perClient[client] <= 0 {
+		delete(h.perClient, client)
+	}
+}
+
+// Subscribers returns the number of open subscriptions.
+func (h *Hub) Subscribers() int {
+	h.limitsMu.Lock()
+	defer h.limitsMu.Unlock()
+	return h.subscribers
+}
+
+// Limits returns the hub's current limits.
+func (h *Hub) Limits() Limits {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.cfg.Limits
+}
+
 // Published is the outcome of publishing one event.
 type Published struct {
 	ID ID
@@ -192,8 +245,15 @@ type Published struct {
 // Publish validates every draft, then publishes them all as one batch with
 // consecutive IDs, or publishes nothing and returns the first error.
 func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
+	limits := h.Limits()
+	if len(drafts) > limits.MaxBatch {
+		return nil, Errorf(ErrTooLarge, "%d events in one request; at most %d allowed (max_batch)", len(drafts), limits.MaxBatch)
+	}
 	var names []string
 	for i, d := range drafts {
+		if len(d.Data) > limits.MaxEventBytes {
+			return nil, Errorf(ErrTooLarge, "event %d: data is %d bytes; at most %d allowed (max_event_bytes)", i, len(d.Data), limits.MaxEventBytes)
+		}
 		if err := d.Validate(); err != nil {
 			if len(drafts) > 1 {
 				return nil, fmt.Errorf("event %d: %w", i, err)

@@ -146,7 +146,7 @@ func TestOnDemandChannels(t *testing.T) {
 	}
 
 	for _, req := range [][]string{{"nope"}, {"room:1", "room:9", "nope"}, {"news", "Room:1"}} {
-		if _, err := h.Subscribe(req, ""); !errors.Is(err, ErrNotFound) {
+		if _, err := h.Subscribe(SubscribeRequest{Channels: req}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Subscribe(%v) = %v, want ErrNotFound", req, err)
 		}
 		if _, err := h.Publish(Draft{Channels: req, Retry: NoRetry}); !errors.Is(err, ErrNotFound) {
@@ -154,7 +154,7 @@ func TestOnDemandChannels(t *testing.T) {
 		}
 	}
 	for _, req := range [][]string{{"room:2"}, {"news", "room:3"}, {"room:1", "x:log"}} {
-		_, err := h.Subscribe(req, "")
+		_, err := h.Subscribe(SubscribeRequest{Channels: req})
 		if !errors.Is(err, ErrLimit) {
 			t.Errorf("Subscribe(%v) at the limit = %v, want ErrLimit", req, err)
 		} else if !strings.Contains(err.Error(), "2") {
@@ -172,7 +172,7 @@ func TestOnDemandChannels(t *testing.T) {
 	if err := h.CloseChannel("app:log"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Subscribe([]string{"room:a", "room:b"}, ""); !errors.Is(err, ErrLimit) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"room:a", "room:b"}}); !errors.Is(err, ErrLimit) {
 		t.Errorf("two new channels with one free slot: %v, want ErrLimit", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"news", "room:1"}) {
@@ -312,7 +312,7 @@ func TestHubClose(t *testing.T) {
 		t.Errorf("Publish after Close = %v, want ErrClosed", err)
 	}
 	for _, chans := range [][]string{{"a"}, {"room:2"}} {
-		if _, err := h.Subscribe(chans, ""); !errors.Is(err, ErrClosed) {
+		if _, err := h.Subscribe(SubscribeRequest{Channels: chans}); !errors.Is(err, ErrClosed) {
 			t.Errorf("Subscribe(%v) after Close = %v, want ErrClosed", chans, err)
 		}
 	}
@@ -331,10 +331,10 @@ func TestSubscriberClose(t *testing.T) {
 	if got := publishOne(t, h, "a").Subscribers; got != 0 {
 		t.Errorf("closed subscriber still counted: %d", got)
 	}
-	if _, err := h.Subscribe(nil, ""); !errors.Is(err, ErrInvalid) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: nil}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Subscribe to no channel = %v", err)
 	}
-	if _, err := h.Subscribe([]string{"a", "b c"}, ""); !errors.Is(err, ErrInvalid) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"a", "b c"}}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Subscribe to a bad name = %v", err)
 	}
 }
@@ -441,7 +441,7 @@ func TestOnDemandCountAcrossConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	subscribe(t, h, []string{"r2"}, "")
-	if _, err := h.Subscribe([]string{"r3"}, ""); !errors.Is(err, ErrLimit) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r3"}}); !errors.Is(err, ErrLimit) {
 		t.Errorf("second on-demand channel with a limit of 1: %v", err)
 	}
 	// a stops being declared and becomes on-demand: now two count.
@@ -452,7 +452,7 @@ func TestOnDemandCountAcrossConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	subscribe(t, h, []string{"r3"}, "")
-	if _, err := h.Subscribe([]string{"r4"}, ""); !errors.Is(err, ErrLimit) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r4"}}); !errors.Is(err, ErrLimit) {
 		t.Errorf("fourth on-demand channel (a, r2, r3 exist) with a limit of 3: %v", err)
 	}
 }

@@ -147,7 +147,7 @@ func TestUnknownLastEventID(t *testing.T) {
 	h := startHub(t, testConfig("a", "b"), nil)
 	publishN(t, h, 3, "a")
 	last := publishOne(t, h, "b").ID
-	huge := strings.Repeat("9", 5000) + "-1"
+	long := strings.Repeat("9", MaxLastEventIDLength-2) + "-1"
 	tests := []struct {
 		resume string
 		shown  string // as echoed in the notice
@@ -158,7 +158,7 @@ func TestUnknownLastEventID(t *testing.T) {
 		{"-1", "-1"},
 		{"1-2-3", "1-2-3"},
 		{" " + last.String(), " " + last.String()},
-		{huge, huge[:64] + "..."},
+		{long, long[:64] + "..."},
 		// Echoed as JSON, so a hostile header cannot inject an event.
 		{"1\r\nevent: evil\r\ndata: injected\r\n\r\n", "1\r\nevent: evil\r\ndata: injected\r\n\r\n"},
 		// Newer than anything published (the loop publishes 10 more).
@@ -177,6 +177,12 @@ func TestUnknownLastEventID(t *testing.T) {
 		live := publishOne(t, h, "a").ID.String()
 		expectStream(t, waitEvents(t, s, 1), nil, []string{live})
 		s.Close()
+	}
+
+	// Longer than any real ID could be: refused outright.
+	huge := strings.Repeat("9", MaxLastEventIDLength) + "-1"
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"a"}, LastEventID: huge}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a %d-byte Last-Event-ID: %v, want ErrInvalid", len(huge), err)
 	}
 }
 
@@ -349,7 +355,7 @@ func TestReplayLiveBoundaryConcurrent(t *testing.T) {
 	var readers []*reader
 	for i, chans := range [][]string{{"a"}, {"a"}, {"b"}, {"b"}, {"a", "b"}, {"b", "a"}, {"a", "b"}, {"b", "a"}} {
 		// Subscribed before anything is published, so each must see all.
-		s, err := h.Subscribe(chans, "")
+		s, err := h.Subscribe(SubscribeRequest{Channels: chans})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +416,7 @@ func TestReplayLiveBoundaryConcurrent(t *testing.T) {
 				if budget <= 0 && last != "" {
 					// Drop the stream and resume where it left off.
 					s.Close()
-					next, err := h.Subscribe(rd.channels, last)
+					next, err := h.Subscribe(SubscribeRequest{Channels: rd.channels, LastEventID: last})
 					if err != nil {
 						t.Errorf("reader %d: resubscribe: %v", i, err)
 						return

@@ -34,6 +34,10 @@ const (
 	// GapUnknownID: the Last-Event-ID was not issued by this hub (malformed,
 	// or newer than anything published). The stream continues live.
 	GapUnknownID = "unknown_id"
+	// GapSkipped: the subscriber fell behind on a channel with the Latest
+	// policy; the backlog was dropped and the stream goes on with the
+	// newest event.
+	GapSkipped = "skipped"
 )
 
 // Event types the hub sends on its own; documented in the README.
@@ -49,12 +53,17 @@ const (
 // wake; the hub ends a subscription through end().
 type Subscriber struct {
 	hub     *Hub
+	client  string
 	cursors []cursor // sorted by channel name, the lock order
 	pending []byte   // notices to send before any event
 	buffer  uint64   // unread live events allowed per channel
+	bytes   uint64   // unread live bytes allowed per channel
+	// Skipped counts events a Latest channel dropped for this subscriber.
+	Skipped uint64
 
 	wake chan struct{}
 
+	closeOnce  sync.Once
 	endOnce    sync.Once
 	done       chan struct{}
 	endReason  EndReason
@@ -70,25 +79,31 @@ type cursor struct {
 	liveFrom uint64
 }
 
-// Subscribe opens a subscription to the named channels (on-demand ones are
-// created if allowed). lastEventID is the client's Last-Event-ID, or "" for
-// a live-only stream: every event after it that history holds is replayed,
-// in ID order, before live events, with neither gap nor duplicate. If some
-// are lost, or the ID is not one of this hub's, the stream starts with a
-// GapEvent per affected channel.
-func (h *Hub) Subscribe(names []string, lastEventID string) (*Subscriber, error) {
-	if len(names) == 0 {
-		return nil, Errorf(ErrInvalid, "no channel given")
-	}
-	for _, name := range names {
-		if err := ValidateChannelName(name); err != nil {
-			return nil, err
-		}
-	}
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
+// SubscribeRequest describes a new stream.
+type SubscribeRequest struct {
+	// Channels to subscribe to; on-demand ones are created if allowed.
+	Channels []string
+	// LastEventID is the client's Last-Event-ID, or "" for live only.
+	LastEventID string
+	// Client identifies the client for MaxSubscribersPerClient (the HTTP
+	// layer passes the client IP); "" is not counted.
+	Client string
+}
 
+// MaxLastEventIDLength bounds a Last-Event-ID: the hub's own IDs are at
+// most 41 bytes, so anything much longer is not from a real client.
+const MaxLastEventIDLength = 256
+
+// Subscribe opens a subscription. Every event after req.LastEventID that
+// history holds is replayed, in ID order, before live events, with neither
+// gap nor duplicate. If some are lost, or the ID is not one of this hub's,
+// the stream starts with a GapEvent per affected channel. Limits are
+// checked first; a refused subscription leaves nothing behind.
+func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
+	names, err := h.checkSubscribeRequest(req)
+	if err != nil {
+		return nil, err
+	}
 	chans, err := h.channelsFor(names)
 	if err != nil {
 		return nil, err
@@ -97,32 +112,68 @@ func (h *Hub) Subscribe(names []string, lastEventID string) (*Subscriber, error)
 
 	s := &Subscriber{
 		hub:     h,
-		cursors: make([]cursor, len(chans)),
-		buffer:  uint64(h.cfg.SubscriberBuffer),
+		client:  req.Client,
+		cursors: make([]cursor, 0, len(chans)),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+		buffer:  uint64(h.cfg.SubscriberBuffer),
+		bytes:   uint64(h.cfg.Limits.SubscriberBufferBytes),
 	}
-	resume, idErr := ParseID(lastEventID)
-	known := lastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume)
+	if err := h.admit(req.Client); err != nil {
+		return nil, err
+	}
+	resume, idErr := ParseID(req.LastEventID)
+	known := req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume)
 	now := h.now()
-	for i, ch := range chans {
+	for _, ch := range chans {
 		ch.mu.Lock()
+		if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 && len(ch.subs) >= max {
+			ch.mu.Unlock()
+			s.Close()
+			return nil, Errorf(ErrOverCapacity, "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", ch.name, max)
+		}
 		pos, gap := ch.log.end, false
 		if known {
 			pos, gap = ch.cursorAfter(resume, now)
 			gap = gap || resume.Less(h.startID)
 		}
 		ch.subs[s] = struct{}{}
-		s.cursors[i] = cursor{ch: ch, pos: pos, liveFrom: ch.log.end}
+		s.cursors = append(s.cursors, cursor{ch: ch, pos: pos, liveFrom: ch.log.end})
 		ch.mu.Unlock()
 		switch {
-		case lastEventID != "" && !known:
-			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, lastEventID)
+		case req.LastEventID != "" && !known:
+			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, req.LastEventID)
 		case gap:
-			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapExpired, lastEventID)
+			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapExpired, req.LastEventID)
 		}
 	}
 	return s, nil
+}
+
+// checkSubscribeRequest validates a request and returns its channel names
+// sorted and deduplicated (the lock order).
+func (h *Hub) checkSubscribeRequest(req SubscribeRequest) ([]string, error) {
+	if len(req.Channels) == 0 {
+		return nil, Errorf(ErrInvalid, "no channel given")
+	}
+	if len(req.LastEventID) > MaxLastEventIDLength {
+		return nil, Errorf(ErrInvalid, "Last-Event-ID is %d bytes; this hub's IDs are at most %d", len(req.LastEventID), maxIDLength)
+	}
+	names := slices.Clone(req.Channels)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	h.mu.RLock()
+	maxChannels := h.cfg.Limits.MaxChannelsPerSubscriber
+	h.mu.RUnlock()
+	if len(names) > maxChannels {
+		return nil, Errorf(ErrInvalid, "%d channels named; a stream may name at most %d (max_channels_per_subscriber)", len(names), maxChannels)
+	}
+	for _, name := range names {
+		if err := ValidateChannelName(name); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
 }
 
 // appendNotice encodes one of the hub's own events. It carries no id, so
@@ -173,12 +224,15 @@ func (s *Subscriber) EndFrame() []byte {
 // Close removes the subscription from its channels. The stream calls it
 // when it ends for any reason; it is safe to call more than once.
 func (s *Subscriber) Close() {
-	for _, c := range s.cursors {
-		c.ch.mu.Lock()
-		delete(c.ch.subs, s)
-		c.ch.mu.Unlock()
-	}
-	s.end(EndNone, "")
+	s.closeOnce.Do(func() {
+		for _, c := range s.cursors {
+			c.ch.mu.Lock()
+			delete(c.ch.subs, s)
+			c.ch.mu.Unlock()
+		}
+		s.hub.release(s.client)
+		s.end(EndNone, "")
+	})
 }
 
 // Next appends available events to buf (notices first) and stops once buf
@@ -200,10 +254,19 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 			c.ch.mu.RUnlock()
 		}
 	}()
-	for _, c := range s.cursors {
-		if c.pos < c.ch.log.start || c.ch.log.end-max(c.pos, c.liveFrom) > s.buffer {
+	for i := range s.cursors {
+		c := &s.cursors[i]
+		if !s.behind(c) {
+			continue
+		}
+		if c.ch.settings.SlowConsumer != Latest {
 			return buf, false, ErrSlowConsumer
 		}
+		// Keep only the newest event and say what was skipped.
+		newest := c.ch.log.end - 1
+		s.Skipped += newest - c.pos
+		c.pos, c.liveFrom = newest, newest
+		buf = appendNotice(buf, GapEvent, c.ch.name, GapSkipped, "")
 	}
 	for len(buf) < limit {
 		e := s.nextEvent(upTo)
@@ -213,6 +276,15 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 		buf = append(buf, e.wire...)
 	}
 	return buf, s.peek(upTo) != nil, nil
+}
+
+// behind reports whether a cursor has more unread live events or bytes
+// than the subscriber may hold, or lost unread events from the log.
+// Caller holds the channel's read lock.
+func (s *Subscriber) behind(c *cursor) bool {
+	l := &c.ch.log
+	from := max(c.pos, c.liveFrom)
+	return c.pos < l.start || l.end-from > s.buffer || (s.bytes > 0 && l.bytesFrom(from) > s.bytes)
 }
 
 // nextEvent returns the lowest-numbered unread event at or below upTo and
