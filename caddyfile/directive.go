@@ -1,7 +1,10 @@
 package caddyfile
 
 import (
+	"math"
 	"strconv"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/caddyserver/caddy/v2"
 	caddyfile "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -25,12 +28,26 @@ func init() {
 //		channel                <name> {
 //			history_size    <count>
 //			history_max_age <duration>
+//			slow_consumer   disconnect|latest
 //		}
 //		on_demand              <pattern>...
 //		max_on_demand_channels <count>
 //		history_size           <count>
 //		history_max_age        <duration>
+//		slow_consumer          disconnect|latest
 //		subscriber_buffer      <count>
+//		subscriber_buffer_bytes <size>
+//		max_subscribers        <count>|unlimited
+//		max_subscribers_per_channel <count>
+//		max_subscribers_per_ip <count>|unlimited
+//		max_channels_per_subscriber <count>
+//		max_event_bytes        <size>
+//		max_batch              <count>
+//		max_publish_bytes      <size>
+//		max_heap               <size>
+//		write_timeout          <duration>
+//		max_lifetime           <duration>
+//		reload_drain           <duration>
 //		channel_from           <template>...
 //		channel_query          <param>
 //		last_event_id_query    <param>
@@ -39,7 +56,8 @@ func init() {
 //	}
 //
 // "channel" may repeat, and its block may be left out. The top-level
-// history options apply to on-demand channels.
+// history and slow_consumer options apply to on-demand channels. Sizes
+// take units (64KiB, 16MB); "unlimited" lifts a subscriber-count limit.
 func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	handler := new(ssehub.Handler)
 	return handler, unmarshal(h.Dispenser, handler)
@@ -67,8 +85,35 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 		case "history_max_age":
 			h.HistoryMaxAge = new(caddy.Duration)
 			err = durationArg(d, h.HistoryMaxAge)
+		case "slow_consumer":
+			err = oneArg(d, &h.SlowConsumer)
 		case "subscriber_buffer":
 			err = countArg(d, &h.SubscriberBuffer)
+		case "subscriber_buffer_bytes":
+			err = sizeArg(d, &h.SubscriberBufferBytes)
+		case "max_subscribers":
+			err = limitArg(d, &h.MaxSubscribers)
+		case "max_subscribers_per_channel":
+			err = limitArg(d, &h.MaxSubscribersPerChannel)
+		case "max_subscribers_per_ip":
+			err = limitArg(d, &h.MaxSubscribersPerIP)
+		case "max_channels_per_subscriber":
+			err = countArg(d, &h.MaxChannelsPerSubscriber)
+		case "max_event_bytes":
+			err = sizeArg(d, &h.MaxEventBytes)
+		case "max_batch":
+			err = countArg(d, &h.MaxBatch)
+		case "max_publish_bytes":
+			err = sizeArg(d, &h.MaxPublishBytes)
+		case "max_heap":
+			err = sizeArg(d, &h.MaxHeapBytes)
+		case "write_timeout":
+			err = durationArg(d, &h.WriteTimeout)
+		case "max_lifetime":
+			err = durationArg(d, &h.MaxLifetime)
+		case "reload_drain":
+			h.ReloadDrain = new(caddy.Duration)
+			err = durationArg(d, h.ReloadDrain)
 		case "channel_from":
 			h.ChannelFrom, err = atLeastOneArg(d)
 		case "channel_query":
@@ -107,6 +152,8 @@ func parseChannel(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 		case "history_max_age":
 			c.HistoryMaxAge = new(caddy.Duration)
 			err = durationArg(d, c.HistoryMaxAge)
+		case "slow_consumer":
+			err = oneArg(d, &c.SlowConsumer)
 		default:
 			return d.Errf("unrecognized option %q in channel %q", d.Val(), name)
 		}
@@ -145,11 +192,42 @@ func countArg(d *caddyfile.Dispenser, dst *int) error {
 	if err := oneArg(d, &s); err != nil {
 		return err
 	}
+	return parseCount(d, s, dst)
+}
+
+func parseCount(d *caddyfile.Dispenser, s string, dst *int) error {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return d.Errf("%s: %q is not a count (a whole number, 0 or more)", d.Val(), s)
+		return d.Errf("%q is not a count (a whole number, 0 or more)", s)
 	}
 	*dst = n
+	return nil
+}
+
+// limitArg reads a subscriber-count limit: a count, or "unlimited" (-1).
+func limitArg(d *caddyfile.Dispenser, dst *int) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	if s == "unlimited" {
+		*dst = -1
+		return nil
+	}
+	return parseCount(d, s, dst)
+}
+
+// sizeArg reads a byte size with optional units (64KiB, 16MB).
+func sizeArg[T int | int64](d *caddyfile.Dispenser, dst *T) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n > math.MaxInt32*1024 {
+		return d.Errf("%q is not a size (like 512KiB or 16MB)", s)
+	}
+	*dst = T(n)
 	return nil
 }
 

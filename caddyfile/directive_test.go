@@ -27,6 +27,11 @@ func TestDirectiveRejectsBadInput(t *testing.T) {
 		{"sse_hub {\n heartbeat\n}", "wrong argument count"},
 		{"sse_hub {\n on_demand\n}", "wrong argument count"},
 		{"sse_hub {\n channel_from\n}", "wrong argument count"},
+		{"sse_hub {\n max_subscribers lots\n}", "is not a count"},
+		{"sse_hub {\n max_subscribers\n}", "wrong argument count"},
+		{"sse_hub {\n max_subscribers unlimited please\n}", "wrong argument count"},
+		{"sse_hub {\n max_event_bytes huge\n}", "is not a size"},
+		{"sse_hub {\n max_heap\n}", "wrong argument count"},
 	}
 	for _, c := range cases {
 		err := unmarshal(caddyfile.NewTestDispenser(c.input), new(ssehub.Handler))

@@ -1,6 +1,7 @@
 package ssehub
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,12 +61,17 @@ func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, http.MethodPost)
 	}
-	body := http.MaxBytesReader(w, r.Body, maxPublishBody)
-	hubName, drafts, batch, err := decodePublishBody(body, isNDJSON(r.Header.Get("Content-Type")))
+	// The hub, and so its body limit, is named inside the body: read up to
+	// the largest limit of any hub, then hold the body to its own hub's.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBytes()))
 	if err != nil {
 		return apiError(bodyErrorStatus(err), err)
 	}
-	results, err := publish(hubName, drafts)
+	hubName, drafts, batch, err := decodePublishBody(bytes.NewReader(body), isNDJSON(r.Header.Get("Content-Type")))
+	if err != nil {
+		return apiError(bodyErrorStatus(err), err)
+	}
+	results, err := publish(hubName, drafts, len(body))
 	if err != nil {
 		return err
 	}
@@ -83,7 +89,7 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 	}
 	channel := strings.TrimPrefix(r.URL.Path, "/sse_hub/publish/")
 	q := r.URL.Query()
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBytes()))
 	if err != nil {
 		return apiError(bodyErrorStatus(err), err)
 	}
@@ -99,18 +105,22 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 	if hubName == "" {
 		hubName = DefaultHub
 	}
-	results, err := publish(hubName, []hub.Draft{d})
+	results, err := publish(hubName, []hub.Draft{d}, len(data))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, results[0])
 }
 
-// publish sends drafts to a hub as one batch.
-func publish(hubName string, drafts []hub.Draft) ([]publishedJSON, error) {
+// publish sends drafts, read from a body of bodySize bytes, to a hub as
+// one batch.
+func publish(hubName string, drafts []hub.Draft, bodySize int) ([]publishedJSON, error) {
 	hb, ok := lookupHub(hubName)
 	if !ok {
 		return nil, apiError(http.StatusNotFound, fmt.Errorf("no hub %q: no sse_hub handler in the running config names it", hubName))
+	}
+	if limit := hb.Limits().MaxPublishBytes; int64(bodySize) > limit {
+		return nil, apiError(http.StatusRequestEntityTooLarge, fmt.Errorf("request body is %d bytes; hub %q accepts at most %d (max_publish_bytes)", bodySize, hubName, limit))
 	}
 	results, err := hb.Publish(drafts...)
 	if err != nil {
@@ -199,6 +209,9 @@ func bodyErrorStatus(err error) int {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return http.StatusRequestEntityTooLarge
+	}
+	if status := statusOf(err); status != http.StatusInternalServerError {
+		return status
 	}
 	return http.StatusBadRequest
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -48,10 +49,67 @@ type Handler struct {
 	HistorySize   *int            `json:"history_size,omitempty"`
 	HistoryMaxAge *caddy.Duration `json:"history_max_age,omitempty"`
 
-	// How many events a subscriber may fall behind before it is
-	// disconnected as a slow consumer; it then resumes with Last-Event-ID
-	// from history. Default: 1024.
+	// What happens to a subscriber of an on-demand channel that falls
+	// further behind than its buffer allows: "disconnect" (the stream
+	// ends; the client resumes with Last-Event-ID from history) or
+	// "latest" (the backlog is dropped, the newest event kept, and the
+	// client gets an sse_hub.gap event with reason "skipped").
+	// Default: disconnect.
+	SlowConsumer string `json:"slow_consumer,omitempty"`
+
+	// How many events a subscriber may fall behind before the slow
+	// consumer policy applies. Default: 1024.
 	SubscriberBuffer int `json:"subscriber_buffer,omitempty"`
+
+	// How many bytes of encoded events a subscriber may fall behind before
+	// the slow consumer policy applies. Default: 8 MiB.
+	SubscriberBufferBytes int `json:"subscriber_buffer_bytes,omitempty"`
+
+	// The most subscribers (streams) the hub holds; more get 503 with
+	// Retry-After. Default: 100000; -1 means no limit.
+	MaxSubscribers int `json:"max_subscribers,omitempty"`
+
+	// The most subscribers of one channel; more get 503 with Retry-After.
+	// Default: no limit beyond max_subscribers.
+	MaxSubscribersPerChannel int `json:"max_subscribers_per_channel,omitempty"`
+
+	// The most streams one client IP (Caddy's client IP, which honours
+	// trusted_proxies) holds open; more get 429 with Retry-After.
+	// Default: 1000; -1 means no limit.
+	MaxSubscribersPerIP int `json:"max_subscribers_per_ip,omitempty"`
+
+	// The most channels one stream may name; more get 400. Default: 64.
+	MaxChannelsPerSubscriber int `json:"max_channels_per_subscriber,omitempty"`
+
+	// The largest event data a publisher may send; larger gets 413.
+	// Default: 1 MiB.
+	MaxEventBytes int `json:"max_event_bytes,omitempty"`
+
+	// The most events in one publish request; more gets 413.
+	// Default: 10000.
+	MaxBatch int `json:"max_batch,omitempty"`
+
+	// The largest publish request body; larger gets 413. Default: 16 MiB.
+	MaxPublishBytes int64 `json:"max_publish_bytes,omitempty"`
+
+	// Refuse new subscribers with 503 while the Go heap holds more than
+	// this many bytes (sampled, at most every 100ms). Default: 0, off.
+	MaxHeapBytes int64 `json:"max_heap_bytes,omitempty"`
+
+	// How long one write to a client may take; a client that stops reading
+	// is disconnected when it passes. Default: 10s.
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+
+	// If set, a stream is closed after this long (minus up to 10% jitter)
+	// so clients reconnect and rebalance across nodes; they resume with
+	// Last-Event-ID and lose nothing. Default: 0, no limit.
+	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
+
+	// When a config reload unloads this handler, its open streams keep
+	// receiving events and are closed at random moments spread over this
+	// window (each after a "retry:" hint), so clients do not all reconnect
+	// at once. On shutdown streams close at once. Default: 1s.
+	ReloadDrain *caddy.Duration `json:"reload_drain,omitempty"`
 
 	// Where a request's channels come from: templates with Caddy
 	// placeholders, each evaluating to one channel name or a comma-separated
@@ -91,6 +149,9 @@ type ChannelConfig struct {
 	// Events older than this leave history; 0 means no age limit.
 	// Default: 1h.
 	HistoryMaxAge *caddy.Duration `json:"history_max_age,omitempty"`
+	// The slow consumer policy of this channel: "disconnect" or "latest".
+	// Default: disconnect.
+	SlowConsumer string `json:"slow_consumer,omitempty"`
 }
 
 // Defaults of the handler's own options.
@@ -100,6 +161,8 @@ const (
 	DefaultLastEventIDQuery = "last_event_id"
 	DefaultRetry            = 3 * time.Second
 	DefaultHeartbeat        = 15 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultReloadDrain      = time.Second
 )
 
 // CaddyModule returns the Caddy module information.
@@ -129,10 +192,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Heartbeat == 0 {
 		h.Heartbeat = caddy.Duration(DefaultHeartbeat)
 	}
+	if h.WriteTimeout == 0 {
+		h.WriteTimeout = caddy.Duration(DefaultWriteTimeout)
+	}
+	if h.ReloadDrain == nil {
+		d := caddy.Duration(DefaultReloadDrain)
+		h.ReloadDrain = &d
+	}
 	if err := h.Validate(); err != nil {
 		return err
 	}
-	hb, err := attachHub(ctx, h, h.Hub, h.hubConfig(), h.setsHubOptions())
+	cfg, _ := h.hubConfig() // Validate checked it
+	hb, err := attachHub(ctx, h, h.Hub, cfg, h.setsHubOptions())
 	if err != nil {
 		return fmt.Errorf("hub %q: %v", h.Hub, err)
 	}
@@ -145,14 +216,23 @@ func (h *Handler) Validate() error {
 	if err := hub.ValidateHubName(h.Hub); err != nil {
 		return err
 	}
-	if err := h.hubConfig().Validate(); err != nil {
+	cfg, err := h.hubConfig()
+	if err != nil {
 		return err
 	}
-	if h.Retry < 0 {
-		return fmt.Errorf("retry must not be negative")
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
-	if h.Heartbeat < 0 {
-		return fmt.Errorf("heartbeat must be positive")
+	for name, d := range map[string]caddy.Duration{"retry": h.Retry, "heartbeat": h.Heartbeat, "write_timeout": h.WriteTimeout, "max_lifetime": h.MaxLifetime} {
+		if d < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	if h.ReloadDrain != nil && *h.ReloadDrain < 0 {
+		return fmt.Errorf("reload_drain must not be negative")
+	}
+	if h.MaxHeapBytes < 0 {
+		return fmt.Errorf("max_heap_bytes must not be negative")
 	}
 	return nil
 }
@@ -177,9 +257,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if err != nil {
 		return h.refuse(w, r, http.StatusBadRequest, err)
 	}
-	sub, err := h.hub.Subscribe(names, h.lastEventID(r))
+	if h.MaxHeapBytes > 0 && heapBytes() > uint64(h.MaxHeapBytes) {
+		h.setRetryAfter(w)
+		return h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("the server is low on memory (max_heap_bytes); try again later"))
+	}
+	client, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	sub, err := h.hub.Subscribe(hub.SubscribeRequest{Channels: names, LastEventID: h.lastEventID(r), Client: client})
 	if err != nil {
-		return h.refuse(w, r, statusOf(err), err)
+		status := statusOf(err)
+		if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+			h.setRetryAfter(w)
+		}
+		return h.refuse(w, r, status, err)
 	}
 	defer sub.Close()
 	return h.stream(w, r, sub)
@@ -195,6 +284,14 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, err.Error()+"\n")
 	return nil
+}
+
+// setRetryAfter tells a refused client when to come back: the retry
+// delay, at least a second. Note that a browser's EventSource does not
+// retry after an error status; the page must reconnect itself.
+func (h *Handler) setRetryAfter(w http.ResponseWriter) {
+	secs := max(1, int((time.Duration(h.Retry)+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
 }
 
 // lastEventID reads the header, or the query parameter for clients that

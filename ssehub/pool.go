@@ -132,3 +132,13 @@ func allHubs() []*hub.Hub {
 	slices.SortFunc(list, func(a, b *hub.Hub) int { return strings.Compare(a.Name(), b.Name()) })
 	return list
 }
+
+// maxPublishBytes is the largest publish body any hub accepts, the bound
+// for reading a body before it is known which hub it names.
+func maxPublishBytes() int64 {
+	limit := int64(hub.DefaultMaxPublishBytes)
+	for _, hb := range allHubs() {
+		limit = max(limit, hb.Limits().MaxPublishBytes)
+	}
+	return limit
+}

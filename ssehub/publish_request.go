@@ -1,6 +1,7 @@
 package ssehub
 
 import (
+	"math"
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -29,9 +30,6 @@ type publishRequest struct {
 	// ID is refused: the hub assigns IDs.
 	ID json.RawMessage `json:"id"`
 }
-
-// maxPublishBody bounds a publish request body.
-const maxPublishBody = 16 << 20
 
 // decodePublishBody reads one JSON object, a JSON array of them, or (when
 // ndjson is true) one object per line. It returns the hub name, the drafts
@@ -95,7 +93,7 @@ func decodeJSON(body io.Reader) (reqs []publishRequest, batch bool, err error) {
 func decodeNDJSON(body io.Reader) ([]publishRequest, error) {
 	var reqs []publishRequest
 	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 0, 64<<10), maxPublishBody)
+	sc.Buffer(make([]byte, 0, 64<<10), math.MaxInt32) // the body is already bounded
 	for line := 1; sc.Scan(); line++ {
 		text := bytes.TrimSpace(sc.Bytes())
 		if !utf8.Valid(text) {

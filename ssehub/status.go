@@ -16,8 +16,12 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, hub.ErrLimit):
 		return http.StatusConflict
-	case errors.Is(err, hub.ErrClosed):
+	case errors.Is(err, hub.ErrClosed), errors.Is(err, hub.ErrOverCapacity):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, hub.ErrClientLimit):
+		return http.StatusTooManyRequests
+	case errors.Is(err, hub.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

@@ -2,6 +2,7 @@ package ssehub
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -20,30 +21,34 @@ const writeChunk = 32 << 10
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096); return &b }}
 
 // stream writes the event stream until the client leaves, the hub ends the
-// subscription, or this handler's config is unloaded (reload or shutdown):
-// watching the module context is what keeps an open stream from pinning an
-// old config and hanging a reload.
+// subscription, the stream reaches its lifetime, or the config is unloaded.
+// On a reload the stream keeps going for a random part of the drain window
+// (so clients do not all reconnect at once); when Caddy exits it ends at
+// once. Watching the module context and the exit signal is what keeps an
+// open stream from pinning an old config or hanging a shutdown.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) error {
-	rc := http.NewResponseController(w)
+	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout)}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no")
 	hdr.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
-
-	opening := hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds())
-	if _, err := w.Write(opening); err != nil {
-		return nil
-	}
-	if err := rc.Flush(); err != nil {
+	retryHint := hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds())
+	if out.write(retryHint) != nil {
 		return nil
 	}
 
+	exiting, unwatch := watchExit()
+	defer unwatch()
 	heartbeat := time.NewTicker(time.Duration(h.Heartbeat))
 	defer heartbeat.Stop()
+	lifetime := h.lifetimeTimer()
+	defer lifetime.Stop()
+	unloaded := h.ctx.Done()
+	var drained <-chan time.Time
 	for {
-		more, err := h.writeAvailable(w, rc, sub)
+		more, err := h.writeAvailable(&out, sub)
 		if err != nil {
 			if errors.Is(err, hub.ErrSlowConsumer) {
 				h.logger.Debug("slow consumer disconnected", zap.String("hub", h.Hub), zap.String("remote", r.RemoteAddr))
@@ -56,22 +61,53 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 		select {
 		case <-sub.Wake():
 		case <-heartbeat.C:
-			if writeAndFlush(w, rc, hub.Heartbeat) != nil {
+			if out.write(hub.Heartbeat) != nil {
 				return nil
 			}
 		case <-sub.Done():
-			_ = writeAndFlush(w, rc, sub.EndFrame())
+			_ = out.write(sub.EndFrame())
 			return nil
 		case <-r.Context().Done():
 			return nil
-		case <-h.ctx.Done():
+		case <-exiting:
+			return nil
+		case <-unloaded:
+			unloaded = nil // keep streaming until the drain moment
+			drained = time.After(jitter(time.Duration(*h.ReloadDrain), 1))
+		case <-drained:
+			_ = out.write(retryHint)
+			return nil
+		case <-lifetime.C:
+			_ = out.write(retryHint)
 			return nil
 		}
 	}
 }
 
+// lifetimeTimer fires when the stream reaches MaxLifetime less up to 10%,
+// so streams opened together do not all end together; it never fires
+// when no lifetime is set.
+func (h *Handler) lifetimeTimer() *time.Timer {
+	if h.MaxLifetime <= 0 {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		return t
+	}
+	d := time.Duration(h.MaxLifetime)
+	return time.NewTimer(d - jitter(d/10, 1))
+}
+
+// jitter returns a random duration in [0, d*fraction).
+func jitter(d time.Duration, fraction float64) time.Duration {
+	n := int64(float64(d) * fraction)
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(n))
+}
+
 // writeAvailable writes one chunk of available events.
-func (h *Handler) writeAvailable(w http.ResponseWriter, rc *http.ResponseController, sub *hub.Subscriber) (more bool, err error) {
+func (h *Handler) writeAvailable(out *writer, sub *hub.Subscriber) (more bool, err error) {
 	bp := buffers.Get().(*[]byte)
 	buf, more, nextErr := sub.Next((*bp)[:0], writeChunk)
 	if cap(buf) <= 4*writeChunk { // a buffer grown by a huge event is dropped
@@ -79,19 +115,36 @@ func (h *Handler) writeAvailable(w http.ResponseWriter, rc *http.ResponseControl
 		defer buffers.Put(bp)
 	}
 	if len(buf) > 0 {
-		if err := writeAndFlush(w, rc, buf); err != nil {
+		if err := out.write(buf); err != nil {
 			return false, err
 		}
 	}
 	return more, nextErr
 }
 
-func writeAndFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
+// writer writes and flushes through Caddy's response writer with a
+// deadline per write, so a client that stops reading cannot hold the
+// stream forever. The deadline is cleared after each write: an expired
+// deadline left on an idle HTTP/2 stream would reset it.
+type writer struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (o *writer) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if _, err := w.Write(b); err != nil {
+	deadline := o.rc.SetWriteDeadline(time.Now().Add(o.timeout)) == nil
+	if _, err := o.w.Write(b); err != nil {
 		return err
 	}
-	return rc.Flush()
+	if err := o.rc.Flush(); err != nil {
+		return err
+	}
+	if deadline {
+		_ = o.rc.SetWriteDeadline(time.Time{})
+	}
+	return nil
 }
