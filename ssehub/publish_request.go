@@ -1,12 +1,12 @@
 package ssehub
 
 import (
-	"math"
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode/utf8"
 
