@@ -29,6 +29,12 @@ var (
 )
 
 func testAddrs() (admin, site string) {
+	return shiftedAddrs(0)
+}
+
+// shiftedAddrs returns an admin and a site address shift*2 ports above
+// the harness's own, for tests that run a second Caddy.
+func shiftedAddrs(shift int) (admin, site string) {
 	base := 22019
 	if v := os.Getenv("SSEHUB_TEST_PORT_BASE"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -37,6 +43,7 @@ func testAddrs() (admin, site string) {
 		}
 		base = n
 	}
+	base += 2 * shift
 	return fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1)
 }
 
@@ -319,4 +326,10 @@ func waitSubscribers(t *testing.T, hub, channel string, n int) {
 		info, status := getChannel(t, hub, channel)
 		return status == http.StatusOK && info.Subscribers == n
 	})
+}
+
+// readAll reads a response body, for error messages.
+func readAll(resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
