@@ -2,6 +2,8 @@ package hub
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -55,14 +57,35 @@ func BenchmarkEncode(b *testing.B) {
 // with n subscribers, each of which takes its wake signal and reads the
 // event with Next into a reused buffer, as a stream goroutine does. ns/op
 // is the cost of one event end to end; ns/delivery divides it by n.
+//
+// stats=off turns off the per-delivery counters behind the metrics, so the
+// two variants side by side show what the metrics cost.
 func BenchmarkPublishFanout(b *testing.B) {
 	for _, n := range []int{1, 100, 10000} {
-		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+		for _, stats := range []bool{true, false} {
+			b.Run(fmt.Sprintf("subscribers=%d/stats=%s", n, onOff(stats)), func(b *testing.B) {
+				benchmarkFanout(b, n, stats)
+			})
+		}
+	}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+func benchmarkFanout(b *testing.B, n int, stats bool) {
+	{
+		{
 			cfg := Config{Channels: map[string]ChannelSettings{"prices": {HistorySize: 64}}, SubscriberBuffer: 64}
 			h, err := newHub("bench", cfg, time.Now, time.Hour)
 			if err != nil {
 				b.Fatal(err)
 			}
+			h.noDeliveryStats = !stats
 			defer h.Close()
 			subs := make([]*Subscriber, n)
 			for i := range subs {
@@ -90,7 +113,7 @@ func BenchmarkPublishFanout(b *testing.B) {
 				events++
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events*n), "ns/delivery")
-		})
+		}
 	}
 }
 
@@ -160,4 +183,83 @@ func BenchmarkNextMultiChannel(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*events), "ns/event")
 		})
 	}
+}
+
+// BenchmarkFanoutToSockets is the fan-out as a server does it: each of 100
+// subscribers' batches is written to its own loopback TCP connection
+// (drained by a reader on the other end). ns/delivery is the whole cost of
+// one delivery; stats=on vs stats=off is what the metrics add to it.
+func BenchmarkFanoutToSockets(b *testing.B) {
+	for _, stats := range []bool{true, false} {
+		b.Run("subscribers=100/stats="+onOff(stats), func(b *testing.B) {
+			const n = 100
+			cfg := Config{Channels: map[string]ChannelSettings{"prices": {HistorySize: 64}}, SubscriberBuffer: 64}
+			h, err := newHub("bench", cfg, time.Now, time.Hour)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			h.noDeliveryStats = !stats
+			conns := loopbackConns(b, n)
+			subs := make([]*Subscriber, n)
+			for i := range subs {
+				if subs[i], err = h.Subscribe(SubscribeRequest{Channels: []string{"prices"}}); err != nil {
+					b.Fatal(err)
+				}
+				defer subs[i].Close()
+			}
+			d := Draft{Channels: []string{"prices"}, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}
+			buf := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			events := 0
+			for b.Loop() {
+				if _, err := h.Publish(d); err != nil {
+					b.Fatal(err)
+				}
+				for i, s := range subs {
+					<-s.Wake()
+					out, _, err := s.Next(buf[:0], 4096)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := conns[i].Write(out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				events++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events*n), "ns/delivery")
+		})
+	}
+}
+
+// loopbackConns returns the server ends of n loopback TCP connections whose
+// client ends are drained until the benchmark ends.
+func loopbackConns(b *testing.B, n int) []net.Conn {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if conns[i], err = ln.Accept(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(io.Discard, client)
+		}()
+		b.Cleanup(func() {
+			conns[i].Close()
+			<-done
+			client.Close()
+		})
+	}
+	return conns
 }

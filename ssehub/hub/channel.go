@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type channel struct {
 	closed   bool
 	// published counts events ever appended, for stats.
 	published uint64
+
+	// Totals for the admin API, kept by subscribers without the lock.
+	delivered       atomic.Uint64
+	skipped         atomic.Uint64
+	slowDisconnects atomic.Uint64
 }
 
 func newChannel(name string, declared bool, s ChannelSettings, buffer int, evictedUpTo ID) *channel {
@@ -90,26 +96,32 @@ func (ch *channel) trim(now time.Time) {
 
 // ChannelInfo is a snapshot of one channel for the admin API.
 type ChannelInfo struct {
-	Name          string    `json:"name"`
-	Declared      bool      `json:"declared"`
-	Subscribers   int       `json:"subscribers"`
-	Published     uint64    `json:"published"`
-	HistoryLength int       `json:"history_length"`
-	HistorySize   int       `json:"history_size"`
-	HistoryMaxAge string    `json:"history_max_age,omitempty"`
-	LastID        string    `json:"last_id,omitempty"`
-	OldestEventAt time.Time `json:"oldest_event_at,omitzero"`
+	Name            string    `json:"name"`
+	Declared        bool      `json:"declared"`
+	Subscribers     int       `json:"subscribers"`
+	Published       uint64    `json:"published"`
+	Delivered       uint64    `json:"delivered"`
+	Skipped         uint64    `json:"skipped"`
+	SlowDisconnects uint64    `json:"slow_disconnects"`
+	HistoryLength   int       `json:"history_length"`
+	HistorySize     int       `json:"history_size"`
+	HistoryMaxAge   string    `json:"history_max_age,omitempty"`
+	LastID          string    `json:"last_id,omitempty"`
+	OldestEventAt   time.Time `json:"oldest_event_at,omitzero"`
 }
 
 func (ch *channel) info(now time.Time) ChannelInfo {
 	ch.mu.RLock()
 	defer ch.mu.RUnlock()
 	info := ChannelInfo{
-		Name:        ch.name,
-		Declared:    ch.declared,
-		Subscribers: len(ch.subs),
-		Published:   ch.published,
-		HistorySize: ch.settings.HistorySize,
+		Name:            ch.name,
+		Declared:        ch.declared,
+		Subscribers:     len(ch.subs),
+		Published:       ch.published,
+		Delivered:       ch.delivered.Load(),
+		Skipped:         ch.skipped.Load(),
+		SlowDisconnects: ch.slowDisconnects.Load(),
+		HistorySize:     ch.settings.HistorySize,
 	}
 	if age := ch.settings.HistoryMaxAge; age > 0 {
 		info.HistoryMaxAge = age.String()

@@ -38,6 +38,11 @@ type Hub struct {
 	// subscriber merging several channels can read up to it safely.
 	published atomic.Uint64
 
+	stats hubStats
+	// noDeliveryStats turns off per-delivery counting, so a benchmark can
+	// show what the counting costs.
+	noDeliveryStats bool
+
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
 }
@@ -294,6 +299,7 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 			ch.mu.Unlock()
 		}
 		h.published.Store(e.n)
+		h.stats.published.Add(1)
 		events[i] = e
 	}
 	h.publishMu.Unlock()

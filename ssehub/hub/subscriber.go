@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 )
 
 // EndReason says why the hub ended a subscription.
@@ -60,6 +61,7 @@ type Subscriber struct {
 	bytes   uint64   // unread live bytes allowed per channel
 	// Skipped counts events a Latest channel dropped for this subscriber.
 	Skipped uint64
+	stats   *deliveryShard // nil when the hub keeps no delivery stats
 
 	wake chan struct{}
 
@@ -71,8 +73,9 @@ type Subscriber struct {
 }
 
 type cursor struct {
-	ch  *channel
-	pos uint64
+	ch        *channel
+	pos       uint64
+	delivered uint64 // since the last flush to ch.delivered
 	// liveFrom is the log's end when the subscription began: events from
 	// there on count against the subscriber buffer, replayed ones do not,
 	// so a long replay never makes a subscriber "slow".
@@ -119,6 +122,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		buffer:  uint64(h.cfg.SubscriberBuffer),
 		bytes:   uint64(h.cfg.Limits.SubscriberBufferBytes),
 	}
+	if !h.noDeliveryStats {
+		s.stats = &h.stats.shards[h.stats.nextShard.Add(1)%statShards]
+	}
 	if err := h.admit(req.Client); err != nil {
 		return nil, err
 	}
@@ -143,10 +149,13 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		switch {
 		case req.LastEventID != "" && !known:
 			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, req.LastEventID)
+			h.stats.countGap(GapUnknownID)
 		case gap:
 			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapExpired, req.LastEventID)
+			h.stats.countGap(GapExpired)
 		}
 	}
+	h.stats.accepted.Add(1)
 	return s, nil
 }
 
@@ -260,22 +269,59 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 			continue
 		}
 		if c.ch.settings.SlowConsumer != Latest {
+			s.hub.stats.slowDisconnects.Add(1)
+			c.ch.slowDisconnects.Add(1)
 			return buf, false, ErrSlowConsumer
 		}
 		// Keep only the newest event and say what was skipped.
 		newest := c.ch.log.end - 1
-		s.Skipped += newest - c.pos
+		skipped := newest - c.pos
+		s.Skipped += skipped
+		c.ch.skipped.Add(skipped)
+		s.hub.stats.skipped.Add(skipped)
+		s.hub.stats.countGap(GapSkipped)
 		c.pos, c.liveFrom = newest, newest
 		buf = appendNotice(buf, GapEvent, c.ch.name, GapSkipped, "")
 	}
+	var delivered, replayed, bytes uint64
+	defer func() { s.flushStats(delivered, replayed, bytes) }()
+	var now time.Time
+	if s.stats != nil {
+		now = s.hub.now()
+	}
 	for len(buf) < limit {
-		e := s.nextEvent(upTo)
+		e, wasReplay := s.nextEvent(upTo)
 		if e == nil {
 			return buf, false, nil
 		}
 		buf = append(buf, e.wire...)
+		delivered++
+		bytes += uint64(len(e.wire))
+		if wasReplay {
+			replayed++
+		} else if s.stats != nil {
+			s.stats.observeDelay(now.Sub(e.Published))
+		}
 	}
 	return buf, s.peek(upTo) != nil, nil
+}
+
+// flushStats adds one Next call's deliveries to the hub and channel
+// totals: a few atomic adds per call, not per event.
+func (s *Subscriber) flushStats(delivered, replayed, bytes uint64) {
+	if delivered == 0 || s.stats == nil {
+		return
+	}
+	s.stats.bytes.Add(bytes)
+	if replayed > 0 {
+		s.stats.replayed.Add(replayed)
+	}
+	for i := range s.cursors {
+		if c := &s.cursors[i]; c.delivered > 0 {
+			c.ch.delivered.Add(c.delivered)
+			c.delivered = 0
+		}
+	}
 }
 
 // behind reports whether a cursor has more unread live events or bytes
@@ -287,20 +333,23 @@ func (s *Subscriber) behind(c *cursor) bool {
 	return c.pos < l.start || l.end-from > s.buffer || (s.bytes > 0 && l.bytesFrom(from) > s.bytes)
 }
 
-// nextEvent returns the lowest-numbered unread event at or below upTo and
+// nextEvent returns the lowest-numbered unread event at or below upTo,
+// and whether it is a replay (published before the subscription), and
 // moves every cursor past it. Caller holds all channel read locks.
-func (s *Subscriber) nextEvent(upTo uint64) *Event {
-	e := s.peek(upTo)
+func (s *Subscriber) nextEvent(upTo uint64) (e *Event, replay bool) {
+	e = s.peek(upTo)
 	if e == nil {
-		return nil
+		return nil, false
 	}
 	for i := range s.cursors {
 		c := &s.cursors[i]
 		if c.pos < c.ch.log.end && c.ch.log.at(c.pos) == e {
+			replay = replay || c.pos < c.liveFrom
 			c.pos++
+			c.delivered++
 		}
 	}
-	return e
+	return e, replay
 }
 
 // peek returns the lowest-numbered unread event at or below upTo.
