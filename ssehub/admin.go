@@ -65,11 +65,11 @@ func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
 	// the largest limit of any hub, then hold the body to its own hub's.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBytes()))
 	if err != nil {
-		return apiError(bodyErrorStatus(err), err)
+		return bodyError(err)
 	}
 	hubName, drafts, batch, err := decodePublishBody(bytes.NewReader(body), isNDJSON(r.Header.Get("Content-Type")))
 	if err != nil {
-		return apiError(bodyErrorStatus(err), err)
+		return bodyError(err)
 	}
 	results, err := publish(hubName, drafts, len(body))
 	if err != nil {
@@ -91,12 +91,13 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 	q := r.URL.Query()
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBytes()))
 	if err != nil {
-		return apiError(bodyErrorStatus(err), err)
+		return bodyError(err)
 	}
 	d := hub.Draft{Channels: []string{channel}, Type: q.Get("event"), Data: string(data), Retry: hub.NoRetry}
 	if v := q.Get("retry"); v != "" {
 		ms, err := strconv.ParseUint(v, 10, 63)
 		if err != nil {
+			countPublishError("", "bad_request")
 			return apiError(http.StatusBadRequest, fmt.Errorf("retry %q: must be a non-negative number of milliseconds", v))
 		}
 		d.Retry = int64(ms)
@@ -117,13 +118,16 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 func publish(hubName string, drafts []hub.Draft, bodySize int) ([]publishedJSON, error) {
 	hb, ok := lookupHub(hubName)
 	if !ok {
+		countPublishError("", "not_found")
 		return nil, apiError(http.StatusNotFound, fmt.Errorf("no hub %q: no sse_hub handler in the running config names it", hubName))
 	}
 	if limit := hb.Limits().MaxPublishBytes; int64(bodySize) > limit {
+		countPublishError(hubName, "max_publish_bytes")
 		return nil, apiError(http.StatusRequestEntityTooLarge, fmt.Errorf("request body is %d bytes; hub %q accepts at most %d (max_publish_bytes)", bodySize, hubName, limit))
 	}
 	results, err := hb.Publish(drafts...)
 	if err != nil {
+		countPublishError(hubName, hub.Reason(err))
 		return nil, apiError(statusOf(err), err)
 	}
 	out := make([]publishedJSON, len(results))
@@ -204,16 +208,20 @@ func methodNotAllowed(w http.ResponseWriter, allow string) error {
 	return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method not allowed: use %s", allow))
 }
 
-// bodyErrorStatus tells an oversized body (413) from a malformed one (400).
-func bodyErrorStatus(err error) int {
+// bodyError answers a publish body that could not be read or decoded,
+// before it is known which hub it names: 413 when oversized, else 400.
+func bodyError(err error) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return http.StatusRequestEntityTooLarge
+		countPublishError("", "max_publish_bytes")
+		return apiError(http.StatusRequestEntityTooLarge, fmt.Errorf("request body is over %d bytes, more than any hub accepts (max_publish_bytes)", tooLarge.Limit))
 	}
-	if status := statusOf(err); status != http.StatusInternalServerError {
-		return status
+	countPublishError("", "bad_request")
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		status = http.StatusBadRequest
 	}
-	return http.StatusBadRequest
+	return apiError(status, err)
 }
 
 // Interface guards

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 // exitPollEvery is how often open streams check whether Caddy is exiting.
@@ -56,6 +57,7 @@ func pollExit(signal, stop chan struct{}) {
 		case <-t.C:
 			if caddy.Exiting() {
 				exitWatch.mu.Lock()
+				caddy.Log().Named("http.handlers.sse_hub").Info("caddy is exiting; closing open streams", zap.Int("streams", exitWatch.streams))
 				select {
 				case <-signal:
 				default:

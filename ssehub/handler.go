@@ -136,9 +136,10 @@ type Handler struct {
 	// from closing it and lets a vanished client be noticed. Default: 15s.
 	Heartbeat caddy.Duration `json:"heartbeat,omitempty"`
 
-	hub    *hub.Hub
-	ctx    caddy.Context
-	logger *zap.Logger
+	hub      *hub.Hub
+	ctx      caddy.Context
+	logger   *zap.Logger
+	warnings *rateLimitedWarnings
 }
 
 // ChannelConfig holds one declared channel's settings.
@@ -177,6 +178,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.ctx = ctx
 	h.logger = ctx.Logger()
+	h.warnings = new(rateLimitedWarnings)
 	if h.Hub == "" {
 		h.Hub = DefaultHub
 	}
@@ -201,6 +203,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.Validate(); err != nil {
 		return err
+	}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
 	}
 	cfg, _ := h.hubConfig() // Validate checked it
 	hb, err := attachHub(ctx, h, h.Hub, cfg, h.setsHubOptions())
@@ -243,6 +248,10 @@ func (h *Handler) Cleanup() error {
 	if h.hub == nil {
 		return nil
 	}
+	if n := h.hub.Subscribers(); n > 0 && !caddy.Exiting() {
+		h.logger.Info("config unloaded; its open streams keep going and close spread over the drain window",
+			zap.String("hub", h.Hub), zap.Int("hub_subscribers", n), zap.Duration("reload_drain", time.Duration(*h.ReloadDrain)))
+	}
 	return detachHub(h, h.Hub)
 }
 
@@ -250,35 +259,49 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		return h.refuse(w, r, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: subscribe with GET", r.Method))
+		return h.refuse(w, r, http.StatusMethodNotAllowed, "method", fmt.Errorf("method %s not allowed: subscribe with GET", r.Method))
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	names, err := h.channelsOf(r, repl)
 	if err != nil {
-		return h.refuse(w, r, http.StatusBadRequest, err)
+		return h.refuse(w, r, http.StatusBadRequest, "bad_request", err)
 	}
 	if h.MaxHeapBytes > 0 && heapBytes() > uint64(h.MaxHeapBytes) {
 		h.setRetryAfter(w)
-		return h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("the server is low on memory (max_heap_bytes); try again later"))
+		return h.refuse(w, r, http.StatusServiceUnavailable, "max_heap", fmt.Errorf("the server is low on memory (max_heap_bytes); try again later"))
 	}
 	client, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	sub, err := h.hub.Subscribe(hub.SubscribeRequest{Channels: names, LastEventID: h.lastEventID(r), Client: client})
+	lastEventID := h.lastEventID(r)
+	sub, err := h.hub.Subscribe(hub.SubscribeRequest{Channels: names, LastEventID: lastEventID, Client: client})
 	if err != nil {
 		status := statusOf(err)
 		if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 			h.setRetryAfter(w)
 		}
-		return h.refuse(w, r, status, err)
+		return h.refuse(w, r, status, hub.Reason(err), err)
 	}
 	defer sub.Close()
-	return h.stream(w, r, sub)
+
+	log := h.logger.With(connectionFields(r, repl)...)
+	log.Debug("stream opened", zap.String("hub", h.Hub), zap.Strings("channels", names),
+		zap.String("client_ip", client), zap.String("last_event_id", lastEventID))
+	start := time.Now()
+	reason := h.stream(w, r, sub)
+	log.Debug("stream closed", zap.String("reason", reason), zap.Duration("duration", time.Since(start)))
+	return nil
 }
 
 // refuse answers a subscribe request that cannot be served with a plain
 // text reason, so whoever debugs an EventSource sees why in the network
-// panel (Caddy's default error response has an empty body).
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err error) error {
-	h.logger.Debug("subscribe refused", zap.Int("status", status), zap.Error(err), zap.String("uri", r.RequestURI))
+// panel (Caddy's default error response has an empty body). It counts the
+// refusal and logs limit refusals at warn, rate-limited.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string, err error) error {
+	countRejected(h.Hub, reason)
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests || status == http.StatusConflict {
+		h.warnings.warn(h.logger, reason, "subscriber refused by a limit", zap.String("hub", h.Hub), zap.Int("status", status), zap.Error(err))
+	} else {
+		h.logger.Debug("subscribe refused", zap.Int("status", status), zap.String("reason", reason), zap.Error(err), zap.String("uri", r.RequestURI))
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

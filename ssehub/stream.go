@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/ssehub/sse_hub/ssehub/hub"
 )
 
@@ -26,7 +24,9 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096);
 // (so clients do not all reconnect at once); when Caddy exits it ends at
 // once. Watching the module context and the exit signal is what keeps an
 // open stream from pinning an old config or hanging a shutdown.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) error {
+//
+// It returns why the stream ended, for the log.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) (reason string) {
 	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout)}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
@@ -36,7 +36,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 	w.WriteHeader(http.StatusOK)
 	retryHint := hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds())
 	if out.write(retryHint) != nil {
-		return nil
+		return "write_error"
 	}
 
 	exiting, unwatch := watchExit()
@@ -49,11 +49,10 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 	var drained <-chan time.Time
 	for {
 		more, err := h.writeAvailable(&out, sub)
-		if err != nil {
-			if errors.Is(err, hub.ErrSlowConsumer) {
-				h.logger.Debug("slow consumer disconnected", zap.String("hub", h.Hub), zap.String("remote", r.RemoteAddr))
-			}
-			return nil
+		if errors.Is(err, hub.ErrSlowConsumer) {
+			return "slow_consumer"
+		} else if err != nil {
+			return "write_error"
 		}
 		if more {
 			continue
@@ -62,24 +61,24 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 		case <-sub.Wake():
 		case <-heartbeat.C:
 			if out.write(hub.Heartbeat) != nil {
-				return nil
+				return "write_error"
 			}
 		case <-sub.Done():
 			_ = out.write(sub.EndFrame())
-			return nil
+			return "closed_by_hub"
 		case <-r.Context().Done():
-			return nil
+			return "client_gone"
 		case <-exiting:
-			return nil
+			return "shutdown"
 		case <-unloaded:
 			unloaded = nil // keep streaming until the drain moment
 			drained = time.After(jitter(time.Duration(*h.ReloadDrain), 1))
 		case <-drained:
 			_ = out.write(retryHint)
-			return nil
+			return "reload_drain"
 		case <-lifetime.C:
 			_ = out.write(retryHint)
-			return nil
+			return "max_lifetime"
 		}
 	}
 }

@@ -26,10 +26,12 @@ var (
 	ErrClosed = errors.New("closed")
 )
 
-// kindError is a message that matches an error kind.
+// kindError is a message that matches an error kind, and for a limit,
+// names the limit.
 type kindError struct {
-	kind error
-	msg  string
+	kind  error
+	limit string
+	msg   string
 }
 
 func (e *kindError) Error() string        { return e.msg }
@@ -38,4 +40,28 @@ func (e *kindError) Is(target error) bool { return target == e.kind }
 // Errorf formats a message that errors.Is matches to kind.
 func Errorf(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// limitErrorf is Errorf for a refusal by the named limit (its config name).
+func limitErrorf(kind error, limit, format string, args ...any) error {
+	return &kindError{kind: kind, limit: limit, msg: fmt.Sprintf(format, args...)}
+}
+
+// Reason names why a request was refused, from a small fixed set fit for a
+// metric label: the config name of the limit that refused it, or
+// "bad_request", "not_found", "closed" or "error".
+func Reason(err error) string {
+	var ke *kindError
+	if errors.As(err, &ke) && ke.limit != "" {
+		return ke.limit
+	}
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return "bad_request"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	}
+	return "error"
 }

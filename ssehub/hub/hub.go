@@ -184,7 +184,7 @@ func (h *Hub) createOnDemand(names []string) error {
 		create = append(create, name)
 	}
 	if h.onDemand+len(create) > h.cfg.MaxOnDemandChannels {
-		return Errorf(ErrLimit, "hub %q already has %d on-demand channels, the configured maximum is %d", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
+		return limitErrorf(ErrLimit, "max_on_demand_channels", "hub %q already has %d on-demand channels, the configured maximum is %d (max_on_demand_channels)", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
 	}
 	last := h.lastPublishedID()
 	for _, name := range create {
@@ -201,10 +201,10 @@ func (h *Hub) admit(client string) error {
 	defer h.limitsMu.Unlock()
 	limits := h.cfg.Limits
 	if limits.MaxSubscribers > 0 && h.subscribers >= limits.MaxSubscribers {
-		return Errorf(ErrOverCapacity, "hub %q has its maximum of %d subscribers (max_subscribers)", h.name, limits.MaxSubscribers)
+		return limitErrorf(ErrOverCapacity, "max_subscribers", "hub %q has its maximum of %d subscribers (max_subscribers)", h.name, limits.MaxSubscribers)
 	}
 	if client != "" && limits.MaxSubscribersPerClient > 0 && h.perClient[client] >= limits.MaxSubscribersPerClient {
-		return Errorf(ErrClientLimit, "this client already has %d streams open, the maximum (max_subscribers_per_ip)", limits.MaxSubscribersPerClient)
+		return limitErrorf(ErrClientLimit, "max_subscribers_per_ip", "this client already has %d streams open, the maximum (max_subscribers_per_ip)", limits.MaxSubscribersPerClient)
 	}
 	h.subscribers++
 	if client != "" {
@@ -252,12 +252,12 @@ type Published struct {
 func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	limits := h.Limits()
 	if len(drafts) > limits.MaxBatch {
-		return nil, Errorf(ErrTooLarge, "%d events in one request; at most %d allowed (max_batch)", len(drafts), limits.MaxBatch)
+		return nil, limitErrorf(ErrTooLarge, "max_batch", "%d events in one request; at most %d allowed (max_batch)", len(drafts), limits.MaxBatch)
 	}
 	var names []string
 	for i, d := range drafts {
 		if len(d.Data) > limits.MaxEventBytes {
-			return nil, Errorf(ErrTooLarge, "event %d: data is %d bytes; at most %d allowed (max_event_bytes)", i, len(d.Data), limits.MaxEventBytes)
+			return nil, limitErrorf(ErrTooLarge, "max_event_bytes", "event %d: data is %d bytes; at most %d allowed (max_event_bytes)", i, len(d.Data), limits.MaxEventBytes)
 		}
 		if err := d.Validate(); err != nil {
 			if len(drafts) > 1 {

@@ -136,7 +136,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 && len(ch.subs) >= max {
 			ch.mu.Unlock()
 			s.Close()
-			return nil, Errorf(ErrOverCapacity, "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", ch.name, max)
+			return nil, limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", ch.name, max)
 		}
 		pos, gap := ch.log.end, false
 		if known {
@@ -166,7 +166,7 @@ func (h *Hub) checkSubscribeRequest(req SubscribeRequest) ([]string, error) {
 		return nil, Errorf(ErrInvalid, "no channel given")
 	}
 	if len(req.LastEventID) > MaxLastEventIDLength {
-		return nil, Errorf(ErrInvalid, "Last-Event-ID is %d bytes; this hub's IDs are at most %d", len(req.LastEventID), maxIDLength)
+		return nil, limitErrorf(ErrInvalid, "last_event_id_length", "Last-Event-ID is %d bytes; this hub's IDs are at most %d", len(req.LastEventID), maxIDLength)
 	}
 	names := slices.Clone(req.Channels)
 	slices.Sort(names)
@@ -175,7 +175,7 @@ func (h *Hub) checkSubscribeRequest(req SubscribeRequest) ([]string, error) {
 	maxChannels := h.cfg.Limits.MaxChannelsPerSubscriber
 	h.mu.RUnlock()
 	if len(names) > maxChannels {
-		return nil, Errorf(ErrInvalid, "%d channels named; a stream may name at most %d (max_channels_per_subscriber)", len(names), maxChannels)
+		return nil, limitErrorf(ErrInvalid, "max_channels_per_subscriber", "%d channels named; a stream may name at most %d (max_channels_per_subscriber)", len(names), maxChannels)
 	}
 	for _, name := range names {
 		if err := ValidateChannelName(name); err != nil {
