@@ -411,9 +411,12 @@ func (h *Hub) Close() {
 
 // HubInfo is a snapshot of a hub for the admin API.
 type HubInfo struct {
-	Name     string        `json:"name"`
-	LastID   string        `json:"last_id,omitempty"`
-	Channels []ChannelInfo `json:"channels"`
+	Name          string        `json:"name"`
+	LastID        string        `json:"last_id,omitempty"`
+	HistoryLength int           `json:"history_length"`
+	OldestEventAt time.Time     `json:"oldest_event_at,omitzero"`
+	Totals        Stats         `json:"totals"`
+	Channels      []ChannelInfo `json:"channels"`
 }
 
 // Info snapshots the hub and its channels, sorted by name.
@@ -426,8 +429,14 @@ func (h *Hub) Info() HubInfo {
 	}
 	now := h.now()
 	for _, ch := range h.channels {
-		info.Channels = append(info.Channels, ch.info(now))
+		ci := ch.info(now)
+		info.HistoryLength += ci.HistoryLength
+		if !ci.OldestEventAt.IsZero() && (info.OldestEventAt.IsZero() || ci.OldestEventAt.Before(info.OldestEventAt)) {
+			info.OldestEventAt = ci.OldestEventAt
+		}
+		info.Channels = append(info.Channels, ci)
 	}
+	info.Totals = h.Stats()
 	slices.SortFunc(info.Channels, func(a, b ChannelInfo) int { return cmpString(a.Name, b.Name) })
 	return info
 }

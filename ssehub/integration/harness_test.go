@@ -189,10 +189,19 @@ func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, 
 	// No client timeout: streams live long. The header wait is bounded
 	// by the transport.
 	client := http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatalf("GET %s: %v", path, err)
+	// Like EventSource, retry a connection that fails before any answer:
+	// right after a reload the old server may close a connection it had
+	// just accepted.
+	var resp *http.Response
+	for attempt := 1; ; attempt++ {
+		resp, err = client.Do(req)
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			cancel()
+			t.Fatalf("GET %s: %v", path, err)
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer cancel()
