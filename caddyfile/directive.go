@@ -48,6 +48,9 @@ func init() {
 //		write_timeout          <duration>
 //		max_lifetime           <duration>
 //		reload_drain           <duration>
+//		allow_subscribe        <pattern>...
+//		allow_publish          <pattern>...
+//		cors_origins           <origin>...
 //		channel_from           <template>...
 //		channel_query          <param>
 //		last_event_id_query    <param>
@@ -55,7 +58,8 @@ func init() {
 //		heartbeat              <duration>
 //	}
 //
-// "channel" may repeat, and its block may be left out. The top-level
+// "channel" may repeat, and its block may be left out; so may
+// allow_subscribe, allow_publish and cors_origins, which add up. The top-level
 // history and slow_consumer options apply to on-demand channels. Sizes
 // take units (64KiB, 16MB); "unlimited" lifts a subscriber-count limit.
 func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -116,6 +120,12 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 			err = durationArg(d, h.ReloadDrain)
 		case "channel_from":
 			h.ChannelFrom, err = atLeastOneArg(d)
+		case "allow_subscribe":
+			err = appendArgs(d, &h.AllowSubscribe)
+		case "allow_publish":
+			err = appendArgs(d, &h.AllowPublish)
+		case "cors_origins":
+			err = appendArgs(d, &h.CORSOrigins)
 		case "channel_query":
 			err = oneArg(d, &h.ChannelQuery)
 		case "last_event_id_query":
@@ -185,6 +195,13 @@ func atLeastOneArg(d *caddyfile.Dispenser) ([]string, error) {
 		return nil, d.ArgErr()
 	}
 	return args, nil
+}
+
+// appendArgs adds one or more arguments to a list option that may repeat.
+func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args, err := atLeastOneArg(d)
+	*dst = append(*dst, args...)
+	return err
 }
 
 func countArg(d *caddyfile.Dispenser, dst *int) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -75,6 +74,12 @@ func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return writePublished(w, results, batch)
+}
+
+// writePublished answers a publish: one result, or {"events": [...]} for
+// a batch.
+func writePublished(w http.ResponseWriter, results []publishedJSON, batch bool) error {
 	if !batch {
 		return writeJSON(w, results[0])
 	}
@@ -93,14 +98,10 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return bodyError(err)
 	}
-	d := hub.Draft{Channels: []string{channel}, Type: q.Get("event"), Data: string(data), Retry: hub.NoRetry}
-	if v := q.Get("retry"); v != "" {
-		ms, err := strconv.ParseUint(v, 10, 63)
-		if err != nil {
-			countPublishError("", "bad_request")
-			return apiError(http.StatusBadRequest, fmt.Errorf("retry %q: must be a non-negative number of milliseconds", v))
-		}
-		d.Retry = int64(ms)
+	d, err := rawDraft([]string{channel}, q, data)
+	if err != nil {
+		countPublishError("", "bad_request")
+		return apiError(http.StatusBadRequest, err)
 	}
 	hubName := q.Get("hub")
 	if hubName == "" {
@@ -130,11 +131,15 @@ func publish(hubName string, drafts []hub.Draft, bodySize int) ([]publishedJSON,
 		countPublishError(hubName, hub.Reason(err))
 		return nil, apiError(statusOf(err), err)
 	}
+	return toJSON(results), nil
+}
+
+func toJSON(results []hub.Published) []publishedJSON {
 	out := make([]publishedJSON, len(results))
 	for i, res := range results {
 		out[i] = publishedJSON{ID: res.ID.String(), Subscribers: res.Subscribers}
 	}
-	return out, nil
+	return out
 }
 
 // handleHubs serves the list, info and close routes.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -128,6 +129,24 @@ type Handler struct {
 	// Default: "last_event_id".
 	LastEventIDQuery string `json:"last_event_id_query,omitempty"`
 
+	// Channels a request may subscribe to: patterns with '*' and Caddy
+	// placeholders, e.g. "user-{http.auth.user.id}" and "public-*". A
+	// request naming any other channel gets 403 (without saying whether
+	// the channel exists). A placeholder that is empty or not a valid
+	// channel name voids its pattern. Default: any channel.
+	AllowSubscribe []string `json:"allow_subscribe,omitempty"`
+
+	// Enables publishing with a POST on this route (same bodies as the
+	// admin API, to this hub only) for the channels these patterns allow
+	// (same syntax as allow_subscribe). Protect the route with the handlers
+	// before it. Default: none, POST is refused.
+	AllowPublish []string `json:"allow_publish,omitempty"`
+
+	// Origins allowed to use this route from other sites (cross-origin
+	// EventSource, withCredentials included, and publishing); "*" allows
+	// any. Default: none.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+
 	// The reconnection delay sent to clients in the first "retry:" line.
 	// Default: 3s.
 	Retry caddy.Duration `json:"retry,omitempty"`
@@ -239,7 +258,10 @@ func (h *Handler) Validate() error {
 	if h.MaxHeapBytes < 0 {
 		return fmt.Errorf("max_heap_bytes must not be negative")
 	}
-	return nil
+	if err := channelRules(h.AllowSubscribe).validate("allow_subscribe"); err != nil {
+		return err
+	}
+	return channelRules(h.AllowPublish).validate("allow_publish")
 }
 
 // Cleanup detaches from the hub; the pool closes the hub when no config
@@ -257,14 +279,24 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP streams the requested channels.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		return h.refuse(w, r, http.StatusMethodNotAllowed, "method", fmt.Errorf("method %s not allowed: subscribe with GET", r.Method))
+	if h.applyCORS(w, r) {
+		return nil
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	switch {
+	case r.Method == http.MethodPost && len(h.AllowPublish) > 0:
+		return h.publishOnRoute(w, r, repl)
+	case r.Method != http.MethodGet:
+		allow := strings.Join(h.methods(), ", ")
+		w.Header().Set("Allow", allow)
+		return h.refuse(w, r, http.StatusMethodNotAllowed, "method", fmt.Errorf("method %s not allowed: use %s", r.Method, allow))
+	}
 	names, err := h.channelsOf(r, repl)
 	if err != nil {
 		return h.refuse(w, r, http.StatusBadRequest, "bad_request", err)
+	}
+	if denied, ok := channelRules(h.AllowSubscribe).allows(repl, names); !ok {
+		return h.refuse(w, r, http.StatusForbidden, "forbidden", fmt.Errorf("not allowed to subscribe to channel %q", denied))
 	}
 	if h.MaxHeapBytes > 0 && heapBytes() > uint64(h.MaxHeapBytes) {
 		h.setRetryAfter(w)

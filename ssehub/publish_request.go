@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -186,3 +188,17 @@ func isNDJSON(contentType string) bool {
 // errNotUTF8 is checked before decoding, because encoding/json would
 // silently replace invalid bytes with U+FFFD and alter the event.
 var errNotUTF8 = hub.Errorf(hub.ErrInvalid, "request body is not valid UTF-8")
+
+// rawDraft builds the event of a raw-body publish: the body is the data,
+// the query may give "event" and "retry".
+func rawDraft(channels []string, q url.Values, body []byte) (hub.Draft, error) {
+	d := hub.Draft{Channels: channels, Type: q.Get("event"), Data: string(body), Retry: hub.NoRetry}
+	if v := q.Get("retry"); v != "" {
+		ms, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			return d, hub.Errorf(hub.ErrInvalid, "retry %q: must be a non-negative number of milliseconds", v)
+		}
+		d.Retry = int64(ms)
+	}
+	return d, nil
+}
