@@ -19,7 +19,9 @@ func hash(t *testing.T, password string) string {
 	return string(h)
 }
 
-func basicAuthSite(t *testing.T) string {
+// basicAuthSite puts hub (its own per test, so streams of an earlier test
+// still closing cannot count) behind basic_auth.
+func basicAuthSite(t *testing.T, hub string) string {
 	return `
 http://` + siteAddr + ` {
 	basic_auth /events* {
@@ -28,7 +30,7 @@ http://` + siteAddr + ` {
 		* ` + hash(t, "star-pw") + `
 	}
 	sse_hub /events* {
-		hub access
+		hub ` + hub + `
 		on_demand user-* public-*
 		allow_subscribe user-{http.auth.user.id} public-*
 		allow_publish user-{http.auth.user.id}
@@ -43,7 +45,7 @@ func as(user, password string) http.Header {
 }
 
 func TestSubscribeRulesWithBasicAuth(t *testing.T) {
-	loadCaddyfile(t, basicAuthSite(t))
+	loadCaddyfile(t, basicAuthSite(t, "access"))
 	alice := as("alice", "alice-pw")
 
 	own := subscribe(t, "/events/user-alice", alice)
@@ -83,7 +85,7 @@ func TestSubscribeRulesWithBasicAuth(t *testing.T) {
 }
 
 func TestPublishingOnTheSiteRoute(t *testing.T) {
-	loadCaddyfile(t, basicAuthSite(t))
+	loadCaddyfile(t, basicAuthSite(t, "sitepub"))
 	sub := subscribe(t, "/events/user-alice", as("alice", "alice-pw"))
 	post := func(path, contentType, body string, header http.Header) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, siteURL+path, strings.NewReader(body))
@@ -104,7 +106,7 @@ func TestPublishingOnTheSiteRoute(t *testing.T) {
 		return resp.StatusCode, text
 	}
 	alice := as("alice", "alice-pw")
-	before, _ := getChannel(t, "access", "user-alice")
+	before, _ := getChannel(t, "sitepub", "user-alice")
 
 	status, body := post("/events/user-alice?event=note", "text/plain", "raw from alice", alice)
 	if status != http.StatusOK || !strings.Contains(body, `"subscribers":1`) {
@@ -129,7 +131,7 @@ func TestPublishingOnTheSiteRoute(t *testing.T) {
 	}{
 		{"another user's channel", "/events/user-bob", "text/plain", "x", alice, http.StatusForbidden, `not allowed to publish to channel "user-bob"`},
 		{"a batch with one denied event", "/events", "application/x-ndjson", `{"channel":"user-alice","data":"ok"}` + "\n" + `{"channel":"public-news","data":"no"}`, alice, http.StatusForbidden, `"public-news"`},
-		{"another hub", "/events", "application/json", `{"hub":"admin","channel":"user-alice","data":"x"}`, alice, http.StatusForbidden, `hub "access" only`},
+		{"another hub", "/events", "application/json", `{"hub":"admin","channel":"user-alice","data":"x"}`, alice, http.StatusForbidden, `hub "sitepub" only`},
 		{"no credentials", "/events/user-alice", "text/plain", "x", nil, http.StatusUnauthorized, ""},
 	}
 	for _, c := range denied {
@@ -138,7 +140,7 @@ func TestPublishingOnTheSiteRoute(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d with %q", c.name, status, body, c.status, c.reason)
 		}
 	}
-	if info, _ := getChannel(t, "access", "user-alice"); info.Published-before.Published != 2 {
+	if info, _ := getChannel(t, "sitepub", "user-alice"); info.Published-before.Published != 2 {
 		t.Errorf("user-alice got %d events, want the 2 allowed ones (a denied batch publishes nothing)", info.Published-before.Published)
 	}
 }
