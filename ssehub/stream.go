@@ -43,8 +43,12 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 	defer unwatch()
 	heartbeat := time.NewTicker(time.Duration(h.Heartbeat))
 	defer heartbeat.Stop()
-	lifetime := h.lifetimeTimer()
-	defer lifetime.Stop()
+	var lifetime <-chan time.Time // nil, never ready, without max_lifetime
+	if h.MaxLifetime > 0 {
+		t := time.NewTimer(h.lifetime())
+		defer t.Stop()
+		lifetime = t.C
+	}
 	unloaded := h.ctx.Done()
 	var drained <-chan time.Time
 	for {
@@ -76,24 +80,18 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 		case <-drained:
 			_ = out.write(retryHint)
 			return "reload_drain"
-		case <-lifetime.C:
+		case <-lifetime:
 			_ = out.write(retryHint)
 			return "max_lifetime"
 		}
 	}
 }
 
-// lifetimeTimer fires when the stream reaches MaxLifetime less up to 10%,
-// so streams opened together do not all end together; it never fires
-// when no lifetime is set.
-func (h *Handler) lifetimeTimer() *time.Timer {
-	if h.MaxLifetime <= 0 {
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		return t
-	}
+// lifetime is MaxLifetime less up to 10%, so streams opened together do
+// not all end together.
+func (h *Handler) lifetime() time.Duration {
 	d := time.Duration(h.MaxLifetime)
-	return time.NewTimer(d - jitter(d/10, 1))
+	return d - jitter(d/10, 1)
 }
 
 // jitter returns a random duration in [0, d*fraction).
