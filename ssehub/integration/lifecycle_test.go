@@ -250,7 +250,7 @@ http://%s {
 	case <-exited:
 		took := time.Since(start)
 		t.Logf("Caddy exited %v after SIGTERM with %d open streams", took, len(streams))
-		if took > 2*time.Second {
+		if took > 3*time.Second { // about a second; slack for a loaded machine
 			t.Errorf("exit took %v with open streams, want about a second", took)
 		}
 	case <-time.After(15 * time.Second):
