@@ -103,6 +103,23 @@ func TestPublishSendsTheAdminAPIsJSON(t *testing.T) {
 	}
 }
 
+func TestInvalidUTF8IsRefusedNotReplaced(t *testing.T) {
+	c, reqs := fakeAdmin(t, http.StatusOK, `{"id":"1-0","subscribers":0}`)
+	ctx := context.Background()
+	bad := Event{Channels: []string{"a"}, Data: "caf\xe9"}
+	if _, err := c.Publish(ctx, bad); err == nil || !strings.Contains(err.Error(), "valid UTF-8") {
+		t.Errorf("Publish = %v, want a UTF-8 error", err)
+	}
+	if _, err := c.PublishBatch(ctx, []Event{{Channels: []string{"a"}, Data: "ok"}, bad}); err == nil || !strings.Contains(err.Error(), "event 1: ") {
+		t.Errorf("PublishBatch = %v, want a UTF-8 error naming event 1", err)
+	}
+	select {
+	case r := <-reqs:
+		t.Errorf("an invalid event was sent: %+v", r)
+	default:
+	}
+}
+
 func TestBatchesAndAdminRoutes(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one event to publish.
@@ -45,7 +47,12 @@ type wireEvent struct {
 	Retry    *int64   `json:"retry,omitempty"`
 }
 
-func (e Event) wire() wireEvent {
+// wire checks what JSON cannot carry faithfully and converts the event.
+func (e Event) wire() (wireEvent, error) {
+	// encoding/json would silently replace invalid bytes with U+FFFD.
+	if !utf8.ValidString(e.Data) || !utf8.ValidString(e.Type) {
+		return wireEvent{}, errors.New("event type and data must be valid UTF-8")
+	}
 	w := wireEvent{Hub: e.Hub, Channels: e.Channels, Event: e.Type, Data: e.Data}
 	if e.Retry != 0 {
 		ms := int64(e.Retry / time.Millisecond)
@@ -54,12 +61,16 @@ func (e Event) wire() wireEvent {
 		}
 		w.Retry = &ms
 	}
-	return w
+	return w, nil
 }
 
 // Publish publishes one event.
 func (c *Client) Publish(ctx context.Context, ev Event) (Result, error) {
-	body, err := json.Marshal(ev.wire())
+	wire, err := ev.wire()
+	if err != nil {
+		return Result{}, fmt.Errorf("sse_hub publish: %w", err)
+	}
+	body, err := json.Marshal(wire)
 	if err != nil {
 		return Result{}, fmt.Errorf("sse_hub publish: %w", err)
 	}
@@ -74,7 +85,11 @@ func (c *Client) Publish(ctx context.Context, ev Event) (Result, error) {
 func (c *Client) PublishBatch(ctx context.Context, events []Event) ([]Result, error) {
 	wire := make([]wireEvent, len(events))
 	for i, ev := range events {
-		wire[i] = ev.wire()
+		w, err := ev.wire()
+		if err != nil {
+			return nil, fmt.Errorf("sse_hub publish: event %d: %w", i, err)
+		}
+		wire[i] = w
 	}
 	body, err := json.Marshal(wire)
 	if err != nil {
