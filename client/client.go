@@ -41,6 +41,9 @@ const defaultTimeout = 30 * time.Second
 // admin "listen" setting takes or a URL: "localhost:2019",
 // "tcp/127.0.0.1:2019", "unix//run/caddy/admin.sock",
 // "http://localhost:2019" or "https://caddy.example.com:2021".
+//
+// Without WithHTTPClient, a request gives up after 30 seconds; a context
+// passed to a method can only shorten that.
 func New(admin string, opts ...Option) (*Client, error) {
 	c := &Client{hc: &http.Client{Timeout: defaultTimeout}}
 	socket, err := c.parseAddress(admin)

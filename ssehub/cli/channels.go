@@ -34,7 +34,7 @@ func runChannels(cmd *cobra.Command, fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return exitFailed, err
 	}
-	ctx := commandContext(cmd)
+	ctx := cmd.Context()
 	var hubs []client.HubInfo
 	if name := fl.String("hub"); name != "" {
 		hb, err := c.Hub(ctx, name)

@@ -33,7 +33,7 @@ func runClose(cmd *cobra.Command, fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return exitFailed, err
 	}
-	if err := c.CloseChannel(commandContext(cmd), fl.String("hub"), args[0]); err != nil {
+	if err := c.CloseChannel(cmd.Context(), fl.String("hub"), args[0]); err != nil {
 		return failure(err)
 	}
 	return exitOK, nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -91,13 +90,4 @@ func failure(err error) (int, error) {
 		return exitRefused, err
 	}
 	return exitFailed, err
-}
-
-// commandContext is the command's context, or a background one when the
-// command runs outside Execute (as in tests).
-func commandContext(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
 }

@@ -82,7 +82,7 @@ func runPublish(cmd *cobra.Command, fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return exitFailed, err
 	}
-	res, err := c.Publish(commandContext(cmd), ev)
+	res, err := c.Publish(cmd.Context(), ev)
 	if err != nil {
 		return failure(err)
 	}
@@ -108,7 +108,7 @@ func runPublishNDJSON(cmd *cobra.Command, fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return exitFailed, err
 	}
-	results, err := c.PublishNDJSON(commandContext(cmd), raw)
+	results, err := c.PublishNDJSON(cmd.Context(), raw)
 	if err != nil {
 		return failure(err)
 	}
