@@ -62,12 +62,17 @@ func globalOptions() string {
 `
 }
 
+// workDir is the test run's scratch directory (Caddy's XDG dirs, built
+// binaries); TestMain removes it.
+var workDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ssehub-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	workDir = dir
 	os.Setenv("XDG_CONFIG_HOME", dir)
 	os.Setenv("XDG_DATA_HOME", dir)
 	initial := fmt.Sprintf(`{"admin":{"listen":%q,"config":{"persist":false}}}`, adminAddr)

@@ -188,15 +188,7 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 // second.
 func TestShutdownEndsStreamsPromptly(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caddy")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "../../example")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the example: %v\n%s", err, out)
-	}
+	bin := caddyBinary(t)
 	admin, site := shiftedAddrs(2)
 	caddyfile := filepath.Join(dir, "Caddyfile")
 	config := fmt.Sprintf(`{

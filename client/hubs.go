@@ -1,0 +1,66 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// HubInfo describes a hub and its channels (sorted by name).
+type HubInfo struct {
+	Name string `json:"name"`
+	// LastID is the last event ID the hub assigned; empty before the first.
+	LastID   string        `json:"last_id,omitempty"`
+	Channels []ChannelInfo `json:"channels"`
+}
+
+// ChannelInfo describes one channel.
+type ChannelInfo struct {
+	Name string `json:"name"`
+	// Declared is true for a channel named in the config, false for one
+	// created on demand.
+	Declared    bool   `json:"declared"`
+	Subscribers int    `json:"subscribers"`
+	Published   uint64 `json:"published"`
+	// HistoryLength is how many events history holds now, out of
+	// HistorySize.
+	HistoryLength int    `json:"history_length"`
+	HistorySize   int    `json:"history_size"`
+	HistoryMaxAge string `json:"history_max_age,omitempty"`
+	LastID        string `json:"last_id,omitempty"`
+	// OldestEventAt is when the oldest event in history was published.
+	OldestEventAt time.Time `json:"oldest_event_at,omitzero"`
+}
+
+// Hubs lists every hub of the running config.
+func (c *Client) Hubs(ctx context.Context) ([]HubInfo, error) {
+	var hubs []HubInfo
+	err := c.do(ctx, "list hubs", http.MethodGet, "/sse_hub/hubs", "", nil, &hubs)
+	return hubs, err
+}
+
+// Hub describes one hub; an empty name means "default".
+func (c *Client) Hub(ctx context.Context, name string) (HubInfo, error) {
+	var info HubInfo
+	err := c.do(ctx, "get hub", http.MethodGet, "/sse_hub/hubs/"+url.PathEscape(hubName(name)), "", nil, &info)
+	return info, err
+}
+
+// CloseChannel closes a channel: its subscribers get an sse_hub.closed
+// event and are disconnected; an on-demand channel is removed with its
+// history, a declared one keeps its history.
+func (c *Client) CloseChannel(ctx context.Context, hub, channel string) error {
+	var closed struct {
+		Closed string `json:"closed"`
+	}
+	path := "/sse_hub/hubs/" + url.PathEscape(hubName(hub)) + "/channels/" + url.PathEscape(channel)
+	return c.do(ctx, "close channel", http.MethodDelete, path, "", nil, &closed)
+}
+
+func hubName(name string) string {
+	if name == "" {
+		return DefaultHub
+	}
+	return name
+}
