@@ -11,8 +11,27 @@ import (
 type HubInfo struct {
 	Name string `json:"name"`
 	// LastID is the last event ID the hub assigned; empty before the first.
-	LastID   string        `json:"last_id,omitempty"`
+	LastID string `json:"last_id,omitempty"`
+	// HistoryLength is how many events the hub's channels hold in history.
+	HistoryLength int `json:"history_length"`
+	// OldestEventAt is when the oldest event in any history was published.
+	OldestEventAt time.Time `json:"oldest_event_at,omitzero"`
+	// Totals are the hub's running totals since it was created.
+	Totals   HubTotals     `json:"totals"`
 	Channels []ChannelInfo `json:"channels"`
+}
+
+// HubTotals are a hub's running totals; they survive config reloads.
+type HubTotals struct {
+	Subscribers     int               `json:"subscribers"`
+	Accepted        uint64            `json:"accepted"`
+	Published       uint64            `json:"published"`
+	Delivered       uint64            `json:"delivered"`
+	Replayed        uint64            `json:"replayed"`
+	BytesDelivered  uint64            `json:"bytes_delivered"`
+	SlowDisconnects uint64            `json:"slow_disconnects"`
+	Skipped         uint64            `json:"skipped"`
+	Gaps            map[string]uint64 `json:"gaps"`
 }
 
 // ChannelInfo describes one channel.
@@ -23,6 +42,11 @@ type ChannelInfo struct {
 	Declared    bool   `json:"declared"`
 	Subscribers int    `json:"subscribers"`
 	Published   uint64 `json:"published"`
+	// Delivered counts events handed to subscribers; Skipped those dropped
+	// by the latest policy; SlowDisconnects the slow subscribers cut off.
+	Delivered       uint64 `json:"delivered"`
+	Skipped         uint64 `json:"skipped"`
+	SlowDisconnects uint64 `json:"slow_disconnects"`
 	// HistoryLength is how many events history holds now, out of
 	// HistorySize.
 	HistoryLength int    `json:"history_length"`
