@@ -77,44 +77,53 @@ func onOff(on bool) string {
 	return "off"
 }
 
-func benchmarkFanout(b *testing.B, n int, stats bool) {
-	{
-		{
-			cfg := Config{Channels: map[string]ChannelSettings{"prices": {HistorySize: 64}}, SubscriberBuffer: 64}
-			h, err := newHub("bench", cfg, time.Now, time.Hour)
-			if err != nil {
-				b.Fatal(err)
-			}
-			h.noDeliveryStats = !stats
-			defer h.Close()
-			subs := make([]*Subscriber, n)
-			for i := range subs {
-				if subs[i], err = h.Subscribe(SubscribeRequest{Channels: []string{"prices"}}); err != nil {
-					b.Fatal(err)
-				}
-				defer subs[i].Close()
-			}
-			d := Draft{Channels: []string{"prices"}, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}
-			buf := make([]byte, 0, 4096)
-			b.ReportAllocs()
-			events := 0
-			for b.Loop() {
-				res, err := h.Publish(d)
-				if err != nil || res[0].Subscribers != n {
-					b.Fatalf("Publish = %v, %v", res, err)
-				}
-				for _, s := range subs {
-					<-s.Wake()
-					out, more, err := s.Next(buf[:0], 4096)
-					if err != nil || more || len(out) == 0 {
-						b.Fatalf("Next = %d bytes, %v, %v", len(out), more, err)
-					}
-				}
-				events++
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events*n), "ns/delivery")
-		}
+// fanoutSetup starts a hub with n subscribers on channel "prices" and
+// returns them with the event the benchmarks publish.
+func fanoutSetup(b *testing.B, n int, stats bool) (*Hub, []*Subscriber, Draft) {
+	cfg := Config{Channels: map[string]ChannelSettings{"prices": {HistorySize: 64}}, SubscriberBuffer: 64}
+	h, err := newHub("bench", cfg, time.Now, time.Hour)
+	if err != nil {
+		b.Fatal(err)
 	}
+	h.noDeliveryStats = !stats
+	b.Cleanup(h.Close)
+	subs := make([]*Subscriber, n)
+	for i := range subs {
+		if subs[i], err = h.Subscribe(SubscribeRequest{Channels: []string{"prices"}}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(subs[i].Close)
+	}
+	return h, subs, Draft{Channels: []string{"prices"}, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}
+}
+
+// fanoutLoop publishes one event per iteration and has every subscriber
+// read it with Next and hand the bytes to deliver; it reports ns/delivery.
+func fanoutLoop(b *testing.B, h *Hub, subs []*Subscriber, d Draft, deliver func(i int, out []byte)) {
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	events := 0
+	for b.Loop() {
+		res, err := h.Publish(d)
+		if err != nil || res[0].Subscribers != len(subs) {
+			b.Fatalf("Publish = %v, %v", res, err)
+		}
+		for i, s := range subs {
+			<-s.Wake()
+			out, more, err := s.Next(buf[:0], 4096)
+			if err != nil || more || len(out) == 0 {
+				b.Fatalf("Next = %d bytes, %v, %v", len(out), more, err)
+			}
+			deliver(i, out)
+		}
+		events++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events*len(subs)), "ns/delivery")
+}
+
+func benchmarkFanout(b *testing.B, n int, stats bool) {
+	h, subs, d := fanoutSetup(b, n, stats)
+	fanoutLoop(b, h, subs, d, func(int, []byte) {})
 }
 
 // BenchmarkNextMultiChannel measures Next merging the logs of k channels:
@@ -192,43 +201,13 @@ func BenchmarkNextMultiChannel(b *testing.B) {
 func BenchmarkFanoutToSockets(b *testing.B) {
 	for _, stats := range []bool{true, false} {
 		b.Run("subscribers=100/stats="+onOff(stats), func(b *testing.B) {
-			const n = 100
-			cfg := Config{Channels: map[string]ChannelSettings{"prices": {HistorySize: 64}}, SubscriberBuffer: 64}
-			h, err := newHub("bench", cfg, time.Now, time.Hour)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close()
-			h.noDeliveryStats = !stats
-			conns := loopbackConns(b, n)
-			subs := make([]*Subscriber, n)
-			for i := range subs {
-				if subs[i], err = h.Subscribe(SubscribeRequest{Channels: []string{"prices"}}); err != nil {
+			h, subs, d := fanoutSetup(b, 100, stats)
+			conns := loopbackConns(b, len(subs))
+			fanoutLoop(b, h, subs, d, func(i int, out []byte) {
+				if _, err := conns[i].Write(out); err != nil {
 					b.Fatal(err)
 				}
-				defer subs[i].Close()
-			}
-			d := Draft{Channels: []string{"prices"}, Type: "tick", Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}
-			buf := make([]byte, 0, 4096)
-			b.ReportAllocs()
-			events := 0
-			for b.Loop() {
-				if _, err := h.Publish(d); err != nil {
-					b.Fatal(err)
-				}
-				for i, s := range subs {
-					<-s.Wake()
-					out, _, err := s.Next(buf[:0], 4096)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := conns[i].Write(out); err != nil {
-						b.Fatal(err)
-					}
-				}
-				events++
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events*n), "ns/delivery")
+			})
 		})
 	}
 }
