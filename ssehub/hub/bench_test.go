@@ -242,3 +242,39 @@ func loopbackConns(b *testing.B, n int) []net.Conn {
 	}
 	return conns
 }
+
+// BenchmarkReplay measures a resuming subscriber reading 1,000 events of
+// history through Next in 32 KiB writes, as a stream does.
+func BenchmarkReplay(b *testing.B) {
+	cfg := Config{Channels: map[string]ChannelSettings{"news": {HistorySize: 1000}}, SubscriberBuffer: 16}
+	h, err := newHub("bench", cfg, time.Now, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	first, err := h.Publish(Draft{Channels: []string{"news"}, Data: "first", Retry: NoRetry})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 999 {
+		if _, err := h.Publish(Draft{Channels: []string{"news"}, Data: `{"symbol":"ACME","price":101.25}`, Retry: NoRetry}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	buf := make([]byte, 0, 40<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := h.Subscribe(SubscribeRequest{Channels: []string{"news"}, LastEventID: first[0].ID.String()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for more := true; more; {
+			var out []byte
+			if out, more, err = s.Next(buf[:0], 32<<10); err != nil || len(out) == 0 {
+				b.Fatalf("Next = %d bytes, %v", len(out), err)
+			}
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*999), "ns/event")
+}

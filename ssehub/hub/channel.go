@@ -18,7 +18,9 @@ type channel struct {
 	mu       sync.RWMutex
 	settings ChannelSettings
 	log      eventLog
-	subs     map[*Subscriber]struct{}
+	// subs is a slice, not a map, because publishing walks it for every
+	// event; each subscriber's cursor remembers its slot for removal.
+	subs []*Subscriber
 	closed   bool
 	// published counts events ever appended, for stats.
 	published uint64
@@ -35,7 +37,6 @@ func newChannel(name string, declared bool, s ChannelSettings, buffer int, evict
 		declared: declared,
 		settings: s,
 		log:      newEventLog(logCapacity(s, buffer)),
-		subs:     make(map[*Subscriber]struct{}),
 	}
 	// A channel (re)created now may have had events under the same name
 	// before; treat everything up to now as gone so a resuming client is
@@ -49,6 +50,30 @@ func newChannel(name string, declared bool, s ChannelSettings, buffer int, evict
 // fall the full subscriber buffer behind before it counts as slow.
 func logCapacity(s ChannelSettings, buffer int) int {
 	return s.HistorySize + buffer
+}
+
+// addSubscriber adds s, whose cursor for this channel is c. Caller holds mu.
+func (ch *channel) addSubscriber(s *Subscriber, c *cursor) {
+	c.slot = len(ch.subs)
+	ch.subs = append(ch.subs, s)
+}
+
+// removeSubscriber takes s out by moving the last subscriber into its slot.
+// s may already be gone (the channel was closed). Caller holds mu.
+func (ch *channel) removeSubscriber(s *Subscriber, slot int) {
+	last := len(ch.subs) - 1
+	if slot > last || ch.subs[slot] != s {
+		return
+	}
+	moved := ch.subs[last]
+	ch.subs[slot] = moved
+	ch.subs[last] = nil
+	ch.subs = ch.subs[:last]
+	for i := range moved.cursors {
+		if moved.cursors[i].ch == ch {
+			moved.cursors[i].slot = slot
+		}
+	}
 }
 
 // replayStart returns the position of the oldest event that is still

@@ -306,36 +306,44 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 
 	results := make([]Published, len(events))
 	for i, e := range events {
-		results[i] = Published{ID: e.ID, Subscribers: wakeAll(e, byName)}
+		results[i] = Published{ID: e.ID, Subscribers: countSubscribers(e, byName)}
+	}
+	// One wake per subscriber per batch, not per event: a woken stream
+	// reads everything available.
+	for _, ch := range chans {
+		ch.wake()
 	}
 	return results, nil
 }
 
-// wakeAll wakes the subscribers of e's channels and returns how many
-// distinct subscribers that is (one on several of the channels counts once).
-func wakeAll(e *Event, byName map[string]*channel) int {
+// countSubscribers returns how many distinct subscribers e's channels
+// have (one on several of the channels counts once).
+func countSubscribers(e *Event, byName map[string]*channel) int {
 	if len(e.Channels) == 1 {
-		return byName[e.Channels[0]].wake(nil)
+		ch := byName[e.Channels[0]]
+		ch.mu.RLock()
+		defer ch.mu.RUnlock()
+		return len(ch.subs)
 	}
 	seen := make(map[*Subscriber]struct{})
 	for _, name := range e.Channels {
-		byName[name].wake(seen)
+		ch := byName[name]
+		ch.mu.RLock()
+		for _, s := range ch.subs {
+			seen[s] = struct{}{}
+		}
+		ch.mu.RUnlock()
 	}
 	return len(seen)
 }
 
-// wake signals every subscriber and returns how many there are; with a
-// non-nil seen set it records them there instead, for distinct counting.
-func (ch *channel) wake(seen map[*Subscriber]struct{}) int {
+// wake signals every subscriber of the channel.
+func (ch *channel) wake() {
 	ch.mu.RLock()
 	defer ch.mu.RUnlock()
-	for s := range ch.subs {
+	for _, s := range ch.subs {
 		s.notify()
-		if seen != nil {
-			seen[s] = struct{}{}
-		}
 	}
-	return len(ch.subs)
 }
 
 // CloseChannel disconnects the channel's subscribers (each gets the
@@ -374,11 +382,8 @@ func (h *Hub) removeLocked(ch *channel) {
 
 // takeSubscribers empties the subscriber set. Caller holds ch.mu.
 func (ch *channel) takeSubscribers() []*Subscriber {
-	subs := make([]*Subscriber, 0, len(ch.subs))
-	for s := range ch.subs {
-		subs = append(subs, s)
-	}
-	clear(ch.subs)
+	subs := ch.subs
+	ch.subs = nil
 	return subs
 }
 

@@ -76,6 +76,7 @@ type cursor struct {
 	ch        *channel
 	pos       uint64
 	delivered uint64 // since the last flush to ch.delivered
+	slot      int    // index in ch.subs; guarded by ch.mu
 	// liveFrom is the log's end when the subscription began: events from
 	// there on count against the subscriber buffer, replayed ones do not,
 	// so a long replay never makes a subscriber "slow".
@@ -116,7 +117,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	s := &Subscriber{
 		hub:     h,
 		client:  req.Client,
-		cursors: make([]cursor, 0, len(chans)),
+		cursors: make([]cursor, len(chans)),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		buffer:  uint64(h.cfg.SubscriberBuffer),
@@ -125,13 +126,18 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	if !h.noDeliveryStats {
 		s.stats = &h.stats.shards[h.stats.nextShard.Add(1)%statShards]
 	}
+	// Every cursor names its channel before s is visible to any channel:
+	// other subscribers' removals read these names under their own locks.
+	for i, ch := range chans {
+		s.cursors[i].ch = ch
+	}
 	if err := h.admit(req.Client); err != nil {
 		return nil, err
 	}
 	resume, idErr := ParseID(req.LastEventID)
 	known := req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume)
 	now := h.now()
-	for _, ch := range chans {
+	for i, ch := range chans {
 		ch.mu.Lock()
 		if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 && len(ch.subs) >= max {
 			ch.mu.Unlock()
@@ -143,8 +149,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 			pos, gap = ch.cursorAfter(resume, now)
 			gap = gap || resume.Less(h.startID)
 		}
-		ch.subs[s] = struct{}{}
-		s.cursors = append(s.cursors, cursor{ch: ch, pos: pos, liveFrom: ch.log.end})
+		c := &s.cursors[i]
+		c.pos, c.liveFrom = pos, ch.log.end
+		ch.addSubscriber(s, c)
 		ch.mu.Unlock()
 		switch {
 		case req.LastEventID != "" && !known:
@@ -234,9 +241,10 @@ func (s *Subscriber) EndFrame() []byte {
 // when it ends for any reason; it is safe to call more than once.
 func (s *Subscriber) Close() {
 	s.closeOnce.Do(func() {
-		for _, c := range s.cursors {
+		for i := range s.cursors {
+			c := &s.cursors[i]
 			c.ch.mu.Lock()
-			delete(c.ch.subs, s)
+			c.ch.removeSubscriber(s, c.slot) // slot is read under the lock
 			c.ch.mu.Unlock()
 		}
 		s.hub.release(s.client)
@@ -255,12 +263,13 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 		s.pending = nil
 	}
 	upTo := s.hub.published.Load()
-	for _, c := range s.cursors {
-		c.ch.mu.RLock()
+	// Index, do not copy: a cursor's slot may change until its lock is held.
+	for i := range s.cursors {
+		s.cursors[i].ch.mu.RLock()
 	}
 	defer func() {
-		for _, c := range s.cursors {
-			c.ch.mu.RUnlock()
+		for i := range s.cursors {
+			s.cursors[i].ch.mu.RUnlock()
 		}
 	}()
 	for i := range s.cursors {
