@@ -20,8 +20,8 @@ type channel struct {
 	log      eventLog
 	// subs is a slice, not a map, because publishing walks it for every
 	// event; each subscriber's cursor remembers its slot for removal.
-	subs []*Subscriber
-	closed   bool
+	subs   []*Subscriber
+	closed bool
 	// published counts events ever appended, for stats.
 	published uint64
 
