@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,21 +15,23 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/klauspost/compress/zstd"
 
 	_ "github.com/ssehub/sse_hub"
 	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
 // Loopback addresses of the Caddy under test. SSEHUB_TEST_PORT_BASE moves
-// them (admin on base, site on base+1), so several checkouts can run their
-// tests on one machine at once.
+// them (admin on base, plain-HTTP site on base+1, HTTPS site on base+2), so
+// several checkouts can run their tests on one machine at once.
 var (
-	adminAddr, siteAddr = testAddrs()
-	adminURL            = "http://" + adminAddr
-	siteURL             = "http://" + siteAddr
+	adminAddr, siteAddr, tlsSiteAddr = testAddrs()
+	adminURL                         = "http://" + adminAddr
+	siteURL                          = "http://" + siteAddr
+	tlsSiteURL                       = "https://" + tlsSiteAddr
 )
 
-func testAddrs() (admin, site string) {
+func testAddrs() (admin, site, tlsSite string) {
 	base := 22019
 	if v := os.Getenv("SSEHUB_TEST_PORT_BASE"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -37,20 +40,24 @@ func testAddrs() (admin, site string) {
 		}
 		base = n
 	}
-	return fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1)
+	return fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1), fmt.Sprintf("127.0.0.1:%d", base+2)
 }
 
 // globalOptions keep the test Caddy on loopback and out of the user's
-// home and trust store.
+// home and trust store. Automatic HTTPS only issues certificates (from
+// Caddy's internal CA, for sites that say "tls internal"): it adds no
+// redirects, so the plain http:// sites the tests use are left as written.
 func globalOptions() string {
 	_, port, _ := strings.Cut(siteAddr, ":")
+	_, tlsPort, _ := strings.Cut(tlsSiteAddr, ":")
 	return `{
 	admin ` + adminAddr + `
 	http_port ` + port + `
+	https_port ` + tlsPort + `
 	default_bind 127.0.0.1
 	persist_config off
 	skip_install_trust
-	auto_https off
+	auto_https disable_redirects
 }
 `
 }
@@ -171,21 +178,37 @@ func subscribe(t *testing.T, path string, header http.Header) *stream {
 // trySubscribe opens a stream; on a non-200 answer it returns the body.
 func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, siteURL+path, nil)
+	// No client timeout: streams live long. The header wait is bounded
+	// by the transport.
+	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
+	return openStream(t, client, siteURL+path, header)
+}
+
+// openStream opens a stream at url with the given client (HTTP/2, TLS and
+// encode tests bring their own); on a non-200 answer it returns the body.
+// The body is parsed as it arrives, whatever its Content-Encoding says, so
+// a test that allows compression decodes it itself (see streamBody).
+func openStream(t *testing.T, client *http.Client, url string, header http.Header) (*stream, int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	// No client timeout: streams live long. The header wait is bounded
-	// by the transport.
-	client := http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
+	return openStreamRequest(t, client, req)
+}
+
+// openStreamRequest is openStream for a request the caller prepared.
+func openStreamRequest(t *testing.T, client *http.Client, req *http.Request) (*stream, int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(req.Context())
+	req = req.WithContext(ctx)
 	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("GET %s: %v", req.URL, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer cancel()
@@ -197,7 +220,7 @@ func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, 
 		resp:   resp,
 		events: make(chan ssetest.Event, 100000),
 		done:   make(chan struct{}),
-		parser: ssetest.NewParser(resp.Body),
+		parser: ssetest.NewParser(streamBody(t, resp)),
 		cancel: cancel,
 	}
 	go func() {
@@ -213,6 +236,42 @@ func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, 
 	}()
 	t.Cleanup(s.close)
 	return s, resp.StatusCode, ""
+}
+
+// streamBody is the response body, decompressed if the server chose a
+// Content-Encoding (only tests that send Accept-Encoding can get one).
+func streamBody(t *testing.T, resp *http.Response) io.Reader {
+	t.Helper()
+	switch enc := resp.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return resp.Body
+	case "gzip":
+		return &lazyReader{open: func() (io.Reader, error) { return gzip.NewReader(resp.Body) }}
+	case "zstd":
+		return &lazyReader{open: func() (io.Reader, error) { return zstd.NewReader(resp.Body) }}
+	default:
+		t.Fatalf("stream came with Content-Encoding %q, which the test cannot decode", enc)
+		return nil
+	}
+}
+
+// lazyReader opens its decoder on the first Read, from the stream's reading
+// goroutine: a gzip reader reads the header as it is created, which would
+// block the test until the first bytes arrived.
+type lazyReader struct {
+	open func() (io.Reader, error)
+	r    io.Reader
+	err  error
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.open()
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.r.Read(p)
 }
 
 func (s *stream) close() {
