@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -111,6 +113,11 @@ func decodeNDJSON(body io.Reader) ([]publishRequest, error) {
 		reqs = append(reqs, req)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			// A line longer than the body limit: the body is too large
+			// (413), whether the scanner or the body limit notices first.
+			return nil, &http.MaxBytesError{Limit: maxPublishBody}
+		}
 		return nil, err
 	}
 	return reqs, nil
