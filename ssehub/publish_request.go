@@ -1,13 +1,10 @@
 package ssehub
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -94,12 +91,19 @@ func decodeJSON(body io.Reader) (reqs []publishRequest, batch bool, err error) {
 	return []publishRequest{req}, false, nil
 }
 
+// decodeNDJSON reads the whole body before decoding any line, as
+// decodeJSON does: a body cut short by the size limit must answer 413 with
+// the limit's error, not 400 for the half line where it was cut.
 func decodeNDJSON(body io.Reader) ([]publishRequest, error) {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
 	var reqs []publishRequest
-	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 0, 64<<10), maxPublishBody)
-	for line := 1; sc.Scan(); line++ {
-		text := bytes.TrimSpace(sc.Bytes())
+	line := 0
+	for text := range bytes.Lines(raw) {
+		line++
+		text = bytes.TrimSpace(text)
 		if !utf8.Valid(text) {
 			return nil, fmt.Errorf("line %d: %w", line, errNotUTF8)
 		}
@@ -111,14 +115,6 @@ func decodeNDJSON(body io.Reader) ([]publishRequest, error) {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		reqs = append(reqs, req)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			// A line longer than the body limit: the body is too large
-			// (413), whether the scanner or the body limit notices first.
-			return nil, &http.MaxBytesError{Limit: maxPublishBody}
-		}
-		return nil, err
 	}
 	return reqs, nil
 }

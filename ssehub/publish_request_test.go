@@ -3,18 +3,49 @@ package ssehub
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
-// An NDJSON line longer than the body limit used to fail with the
-// scanner's "bufio.Scanner: token too long" and a 400; it is a body that
-// is too large (413), as the same bytes sent as plain JSON are.
-func TestNDJSONLineOverTheBodyLimitIsTooLarge(t *testing.T) {
-	line := `{"channel":"a","data":"` + strings.Repeat("x", maxPublishBody) + `"}`
-	_, _, _, err := decodePublishBody(strings.NewReader(line), true)
-	var tooLarge *http.MaxBytesError
-	if !errors.As(err, &tooLarge) || bodyErrorStatus(err) != http.StatusRequestEntityTooLarge {
-		t.Fatalf("decoding a %d-byte NDJSON line: %v (status %d), want a 413 body-too-large error", len(line), err, bodyErrorStatus(err))
+// Bodies over the 16 MiB limit answer 413 in every form. NDJSON used to
+// answer 400: a line longer than the limit failed in the line scanner
+// ("bufio.Scanner: token too long"), and a body of many lines cut short by
+// the limit failed on its half last line ("unexpected EOF").
+func TestPublishBodyLimit(t *testing.T) {
+	event := func(dataLen int) string {
+		return `{"hub":"nohub","channel":"a","data":"` + strings.Repeat("x", dataLen) + `"}`
+	}
+	overhead := len(event(0))
+	cases := []struct {
+		name, path, contentType, body string
+		status                        int
+	}{
+		{"JSON over", "/sse_hub/publish", "application/json", event(maxPublishBody), 413},
+		{"NDJSON line over", "/sse_hub/publish", "application/x-ndjson", event(maxPublishBody), 413},
+		{"NDJSON lines over", "/sse_hub/publish", "application/x-ndjson", strings.Repeat(event(1<<20)+"\n", 16), 413},
+		{"raw over", "/sse_hub/publish/a", "text/plain", strings.Repeat("x", maxPublishBody+1), 413},
+		// At the limit the body is read whole; only then is the hub missing.
+		{"JSON at the limit", "/sse_hub/publish", "application/json", event(maxPublishBody - overhead), 404},
+		{"NDJSON line at the limit", "/sse_hub/publish", "application/x-ndjson", event(maxPublishBody - overhead), 404},
+		{"NDJSON lines at the limit", "/sse_hub/publish", "application/x-ndjson",
+			strings.Repeat(event(1<<20-overhead-1)+"\n", 16), 404},
+	}
+	api := new(AdminAPI)
+	for _, c := range cases {
+		req := httptest.NewRequest(http.MethodPost, c.path+"?hub=nohub", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.contentType)
+		var err error
+		if strings.HasPrefix(c.path, "/sse_hub/publish/") {
+			err = api.handlePublishRaw(httptest.NewRecorder(), req)
+		} else {
+			err = api.handlePublish(httptest.NewRecorder(), req)
+		}
+		var apiErr caddy.APIError
+		if !errors.As(err, &apiErr) || apiErr.HTTPStatus != c.status {
+			t.Errorf("%s (%d bytes): %v (%+v), want status %d", c.name, len(c.body), err, apiErr.HTTPStatus, c.status)
+		}
 	}
 }
