@@ -81,14 +81,51 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// loads numbers the configs loadCaddyfile loads (tests run one at a time).
+var loads int
+
+// loadMarkerHost names a site that loadCaddyfile adds beside the test's own
+// on the plain-HTTP port, answering with the load's number.
+const loadMarkerHost = "load-marker.sse-hub.test"
+
 // loadCaddyfile loads a site block (global options are added) the way
-// "caddy reload" does: a POST to the admin /load endpoint.
+// "caddy reload" does: a POST to the admin /load endpoint. Every load is a
+// real reload (the marker site makes it differ from the last one).
+//
+// Caddy answers /load once the old servers have begun shutting down, not
+// once they stopped accepting: for a moment a new connection may still be
+// accepted, and served or dropped, by the old config. So loadCaddyfile
+// waits until fresh connections are all served by the new config.
 func loadCaddyfile(t *testing.T, site string) {
 	t.Helper()
-	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions()+site)
+	loads++
+	_, port, _ := strings.Cut(siteAddr, ":")
+	marker := fmt.Sprintf("\nhttp://%s:%s {\n\trespond \"%d\"\n}\n", loadMarkerHost, port, loads)
+	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions()+site+marker)
 	if status != http.StatusOK {
 		t.Fatalf("loading config: %d %s", status, body)
 	}
+	want := strconv.Itoa(loads)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	inARow := 0
+	waitFor(t, "only the new config to answer", 10*time.Second, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, siteURL+"/", nil)
+		req.Host = loadMarkerHost
+		resp, err := client.Do(req)
+		if err != nil {
+			inARow = 0
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			inARow = 0
+			return false
+		}
+		inARow++
+		return inARow == 10
+	})
 }
 
 // adminRequest sends a request to the admin endpoint.
@@ -101,7 +138,9 @@ func adminRequest(t *testing.T, method, path, contentType, body string) (int, st
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	client := http.Client{Timeout: 30 * time.Second}
+	// A new connection each time: a kept-alive one may belong to the admin
+	// server of an earlier load, which Caddy closes in the background.
+	client := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
