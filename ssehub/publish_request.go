@@ -1,12 +1,10 @@
 package ssehub
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -92,12 +90,19 @@ func decodeJSON(body io.Reader) (reqs []publishRequest, batch bool, err error) {
 	return []publishRequest{req}, false, nil
 }
 
+// decodeNDJSON reads the whole body before decoding any line, as
+// decodeJSON does: a body cut short by the size limit must answer 413 with
+// the limit's error, not 400 for the half line where it was cut.
 func decodeNDJSON(body io.Reader) ([]publishRequest, error) {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
 	var reqs []publishRequest
-	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 0, 64<<10), math.MaxInt32) // the body is already bounded
-	for line := 1; sc.Scan(); line++ {
-		text := bytes.TrimSpace(sc.Bytes())
+	line := 0
+	for text := range bytes.Lines(raw) {
+		line++
+		text = bytes.TrimSpace(text)
 		if !utf8.Valid(text) {
 			return nil, fmt.Errorf("line %d: %w", line, errNotUTF8)
 		}
@@ -109,9 +114,6 @@ func decodeNDJSON(body io.Reader) ([]publishRequest, error) {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		reqs = append(reqs, req)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	return reqs, nil
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,8 +48,13 @@ func newChannel(name string, declared bool, s ChannelSettings, buffer int, evict
 
 // logCapacity sizes a channel's log: its history, plus room for a
 // subscriber that starts replaying at the oldest history event to still
-// fall the full subscriber buffer behind before it counts as slow.
+// fall the full subscriber buffer behind before it counts as slow. The sum
+// saturates: settings near the int limit must not wrap to a tiny log (the
+// ring is allocated as it fills, so a huge capacity costs nothing up front).
 func logCapacity(s ChannelSettings, buffer int) int {
+	if s.HistorySize > math.MaxInt-buffer {
+		return math.MaxInt
+	}
 	return s.HistorySize + buffer
 }
 

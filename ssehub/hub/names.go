@@ -9,13 +9,16 @@ const MaxChannelNameLength = 128
 
 // ChannelNameRule is the user-facing description of valid channel names,
 // used in every error about one.
-const ChannelNameRule = "1-128 characters from A-Z a-z 0-9 and - _ . : @"
+const ChannelNameRule = "1-128 characters from A-Z a-z 0-9 and - _ . : @, other than . and .."
 
 // ValidateChannelName checks a channel name. The alphabet is URL-safe, so a
 // name can be used as a path segment or query value without escaping, and
-// it has no comma, so "?channel=a,b" can name two channels.
+// it has no comma, so "?channel=a,b" can name two channels. "." and ".."
+// are refused: as path segments they are removed when a URL is cleaned
+// (Caddy's path matchers, the admin endpoint), so such a channel could not
+// be subscribed to by path nor reached by the admin routes.
 func ValidateChannelName(name string) error {
-	if name == "" || len(name) > MaxChannelNameLength {
+	if name == "" || len(name) > MaxChannelNameLength || name == "." || name == ".." {
 		return Errorf(ErrInvalid, "channel name %q: must be %s", truncate(name), ChannelNameRule)
 	}
 	for i := 0; i < len(name); i++ {

@@ -8,13 +8,13 @@ import (
 
 func TestValidateChannelName(t *testing.T) {
 	valid := []string{
-		"a", "Z", "0", "news", "room:42", "user@example.com", "a-b_c.d:e@f",
+		"a", "Z", "0", "...", ".a", "a..", "news", "room:42", "user@example.com", "a-b_c.d:e@f",
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:@",
 		strings.Repeat("x", MaxChannelNameLength),
 	}
 	invalid := []string{
 		"", strings.Repeat("x", MaxChannelNameLength+1), "a b", "a,b", "a/b", "a?b", "a#b", "a%20",
-		"a*", "a\nb", "a\x00", "é", "😀", "a+b", "a=b", "a&b", "a;b", "[a]", "~a", "a\\b", "'a'", "\"a\"",
+		".", "..", "a*", "a\nb", "a\x00", "é", "😀", "a+b", "a=b", "a&b", "a;b", "[a]", "~a", "a\\b", "'a'", "\"a\"",
 	}
 	for _, name := range valid {
 		if err := ValidateChannelName(name); err != nil {

@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -14,26 +16,29 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/klauspost/compress/zstd"
 
 	_ "github.com/ssehub/sse_hub"
 	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
 // Loopback addresses of the Caddy under test. SSEHUB_TEST_PORT_BASE moves
-// them (admin on base, site on base+1), so several checkouts can run their
-// tests on one machine at once.
+// them (admin on base, plain-HTTP site on base+1, HTTPS site on base+2), so
+// several checkouts can run their tests on one machine at once.
 var (
-	adminAddr, siteAddr = testAddrs()
-	adminURL            = "http://" + adminAddr
-	siteURL             = "http://" + siteAddr
+	adminAddr, siteAddr, tlsSiteAddr = testAddrs()
+	adminURL                         = "http://" + adminAddr
+	siteURL                          = "http://" + siteAddr
+	tlsSiteURL                       = "https://" + tlsSiteAddr
 )
 
-func testAddrs() (admin, site string) {
-	return shiftedAddrs(0)
+func testAddrs() (admin, site, tlsSite string) {
+	admin, site = shiftedAddrs(0)
+	return admin, site, portAbove(site, 1)
 }
 
-// shiftedAddrs returns an admin and a site address shift*2 ports above
-// the harness's own, for tests that run a second Caddy.
+// shiftedAddrs returns an admin and a site address 10*shift ports above
+// the harness's own, for tests that run a second Caddy or a second site.
 func shiftedAddrs(shift int) (admin, site string) {
 	base := 22019
 	if v := os.Getenv("SSEHUB_TEST_PORT_BASE"); v != "" {
@@ -43,21 +48,25 @@ func shiftedAddrs(shift int) (admin, site string) {
 		}
 		base = n
 	}
-	base += 2 * shift
+	base += 10 * shift
 	return fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1)
 }
 
 // globalOptions keep the test Caddy on loopback and out of the user's
-// home and trust store.
+// home and trust store. Automatic HTTPS only issues certificates (from
+// Caddy's internal CA, for sites that say "tls internal"): it adds no
+// redirects, so the plain http:// sites the tests use are left as written.
 func globalOptions() string {
 	_, port, _ := strings.Cut(siteAddr, ":")
+	_, tlsPort, _ := strings.Cut(tlsSiteAddr, ":")
 	return `{
 	admin ` + adminAddr + `
 	http_port ` + port + `
+	https_port ` + tlsPort + `
 	default_bind 127.0.0.1
 	persist_config off
 	skip_install_trust
-	auto_https off
+	auto_https disable_redirects
 }
 `
 }
@@ -86,14 +95,51 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// loads numbers the configs loadCaddyfile loads (tests run one at a time).
+var loads int
+
+// loadMarkerHost names a site that loadCaddyfile adds beside the test's own
+// on the plain-HTTP port, answering with the load's number.
+const loadMarkerHost = "load-marker.sse-hub.test"
+
 // loadCaddyfile loads a site block (global options are added) the way
-// "caddy reload" does: a POST to the admin /load endpoint.
+// "caddy reload" does: a POST to the admin /load endpoint. Every load is a
+// real reload (the marker site makes it differ from the last one).
+//
+// Caddy answers /load once the old servers have begun shutting down, not
+// once they stopped accepting: for a moment a new connection may still be
+// accepted, and served or dropped, by the old config. So loadCaddyfile
+// waits until fresh connections are all served by the new config.
 func loadCaddyfile(t *testing.T, site string) {
 	t.Helper()
-	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions()+site)
+	loads++
+	_, port, _ := strings.Cut(siteAddr, ":")
+	marker := fmt.Sprintf("\nhttp://%s:%s {\n\trespond \"%d\"\n}\n", loadMarkerHost, port, loads)
+	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions()+site+marker)
 	if status != http.StatusOK {
 		t.Fatalf("loading config: %d %s", status, body)
 	}
+	want := strconv.Itoa(loads)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	inARow := 0
+	waitFor(t, "only the new config to answer", 10*time.Second, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, siteURL+"/", nil)
+		req.Host = loadMarkerHost
+		resp, err := client.Do(req)
+		if err != nil {
+			inARow = 0
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			inARow = 0
+			return false
+		}
+		inARow++
+		return inARow == 10
+	})
 }
 
 // adminRequest sends a request to the admin endpoint.
@@ -106,7 +152,9 @@ func adminRequest(t *testing.T, method, path, contentType, body string) (int, st
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	client := http.Client{Timeout: 30 * time.Second}
+	// A new connection each time: a kept-alive one may belong to the admin
+	// server of an earlier load, which Caddy closes in the background.
+	client := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -183,29 +231,43 @@ func subscribe(t *testing.T, path string, header http.Header) *stream {
 // trySubscribe opens a stream; on a non-200 answer it returns the body.
 func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, siteURL+path, nil)
+	// No client timeout: streams live long. The header wait is bounded
+	// by the transport.
+	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
+	return openStream(t, client, siteURL+path, header)
+}
+
+// openStream opens a stream at url with the given client (HTTP/2, TLS and
+// encode tests bring their own); on a non-200 answer it returns the body.
+// The body is parsed as it arrives, whatever its Content-Encoding says, so
+// a test that allows compression decodes it itself (see streamBody).
+func openStream(t *testing.T, client *http.Client, url string, header http.Header) (*stream, int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	// No client timeout: streams live long. The header wait is bounded
-	// by the transport.
-	client := http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
-	// Like EventSource, retry a connection that fails before any answer:
-	// right after a reload the old server may close a connection it had
-	// just accepted.
+	return openStreamRequest(t, client, req)
+}
+
+// openStreamRequest is openStream for a request the caller prepared.
+// Like EventSource, it retries a connection that fails before any answer.
+func openStreamRequest(t *testing.T, client *http.Client, req *http.Request) (*stream, int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(req.Context())
+	req = req.WithContext(ctx)
 	var resp *http.Response
+	var err error
 	for attempt := 1; ; attempt++ {
-		resp, err = client.Do(req)
-		if err == nil {
+		if resp, err = client.Do(req); err == nil {
 			break
 		}
 		if attempt == 3 {
 			cancel()
-			t.Fatalf("GET %s: %v", path, err)
+			t.Fatalf("GET %s: %v", req.URL, err)
 		}
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -218,7 +280,7 @@ func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, 
 		resp:   resp,
 		events: make(chan ssetest.Event, 100000),
 		done:   make(chan struct{}),
-		parser: ssetest.NewParser(resp.Body),
+		parser: ssetest.NewParser(streamBody(t, resp)),
 		cancel: cancel,
 	}
 	go func() {
@@ -234,6 +296,42 @@ func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, 
 	}()
 	t.Cleanup(s.close)
 	return s, resp.StatusCode, ""
+}
+
+// streamBody is the response body, decompressed if the server chose a
+// Content-Encoding (only tests that send Accept-Encoding can get one).
+func streamBody(t *testing.T, resp *http.Response) io.Reader {
+	t.Helper()
+	switch enc := resp.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return resp.Body
+	case "gzip":
+		return &lazyReader{open: func() (io.Reader, error) { return gzip.NewReader(resp.Body) }}
+	case "zstd":
+		return &lazyReader{open: func() (io.Reader, error) { return zstd.NewReader(resp.Body) }}
+	default:
+		t.Fatalf("stream came with Content-Encoding %q, which the test cannot decode", enc)
+		return nil
+	}
+}
+
+// lazyReader opens its decoder on the first Read, from the stream's reading
+// goroutine: a gzip reader reads the header as it is created, which would
+// block the test until the first bytes arrived.
+type lazyReader struct {
+	open func() (io.Reader, error)
+	r    io.Reader
+	err  error
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.open()
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.r.Read(p)
 }
 
 func (s *stream) close() {
@@ -346,4 +444,11 @@ func waitSubscribers(t *testing.T, hub, channel string, n int) {
 func readAll(resp *http.Response) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// portAbove returns addr with its port raised by n.
+func portAbove(addr string, n int) string {
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(p+n))
 }

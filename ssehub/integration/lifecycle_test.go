@@ -62,6 +62,10 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 	var (
 		mu           sync.Mutex
 		publishedIDs []string
+		// Caddy replaces its admin server on every load, so a publish in
+		// flight during the /load request can be cut off unanswered; the
+		// publisher pauses only for that request, not for the drain.
+		loading sync.RWMutex
 	)
 	stop := make(chan struct{})
 	publisherDone := make(chan struct{})
@@ -73,7 +77,9 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 				return
 			default:
 			}
+			loading.RLock()
 			status, body := adminRequest(t, http.MethodPost, "/sse_hub/publish", "application/json", fmt.Sprintf(`{"hub":"drain","channel":"news","data":"%d"}`, i))
+			loading.RUnlock()
 			if status != http.StatusOK {
 				t.Errorf("publish: %d %s", status, body)
 				return
@@ -96,7 +102,9 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 	mu.Lock()
 	lastBeforeReload := publishedIDs[len(publishedIDs)-1]
 	mu.Unlock()
+	loading.Lock()
 	loadCaddyfile(t, drainSite("20s"))
+	loading.Unlock()
 
 	type result struct {
 		ended  time.Duration
