@@ -314,6 +314,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	defer sub.Close()
 
+	// Connection logging costs per-connection memory (a logger with its
+	// fields) for the stream's whole life, so only when debug is on.
+	if !h.logger.Core().Enabled(zap.DebugLevel) {
+		h.stream(w, r, sub)
+		return nil
+	}
 	log := h.logger.With(connectionFields(r, repl)...)
 	log.Debug("stream opened", zap.String("hub", h.Hub), zap.Strings("channels", names),
 		zap.String("client_ip", client), zap.String("last_event_id", lastEventID))
