@@ -429,11 +429,11 @@ func (h *Hub) Close() {
 
 // HubInfo is a snapshot of a hub for the admin API.
 type HubInfo struct {
-	Name          string        `json:"name"`
-	LastID        string        `json:"last_id,omitempty"`
-	HistoryLength int           `json:"history_length"`
-	OldestEventAt time.Time     `json:"oldest_event_at,omitzero"`
-	Totals        Stats         `json:"totals"`
+	Name          string    `json:"name"`
+	LastID        string    `json:"last_id,omitempty"`
+	HistoryLength int       `json:"history_length"`
+	OldestEventAt time.Time `json:"oldest_event_at,omitzero"`
+	Totals        Stats     `json:"totals"`
 	// Backend is "up" or "down" for a hub with a backend (Redis).
 	Backend  string        `json:"backend,omitempty"`
 	Channels []ChannelInfo `json:"channels"`

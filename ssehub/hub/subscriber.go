@@ -62,8 +62,8 @@ type Subscriber struct {
 	// so cursors skip events up to it (see remoteReplay).
 	remote      []*Event
 	skipThrough ID
-	buffer  uint64   // unread live events allowed per channel
-	bytes   uint64   // unread live bytes allowed per channel
+	buffer      uint64 // unread live events allowed per channel
+	bytes       uint64 // unread live bytes allowed per channel
 	// Skipped counts events a Latest channel dropped for this subscriber.
 	Skipped uint64
 	stats   *deliveryShard // nil when the hub keeps no delivery stats
