@@ -94,7 +94,13 @@ func loadCaddyfile(t *testing.T, site string) {
 // adminRequest sends a request to the admin endpoint.
 func adminRequest(t *testing.T, method, path, contentType, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, adminURL+path, strings.NewReader(body))
+	return adminRequestAt(t, adminURL, method, path, contentType, body)
+}
+
+// adminRequestAt sends a request to the admin endpoint at base.
+func adminRequestAt(t *testing.T, base, method, path, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +184,14 @@ func subscribe(t *testing.T, path string, header http.Header) *stream {
 // trySubscribe opens a stream; on a non-200 answer it returns the body.
 func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, string) {
 	t.Helper()
+	return trySubscribeAt(t, siteURL, path, header)
+}
+
+// trySubscribeAt is trySubscribe on the site at base.
+func trySubscribeAt(t *testing.T, base, path string, header http.Header) (*stream, int, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, siteURL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

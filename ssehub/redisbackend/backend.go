@@ -71,6 +71,9 @@ func New(cfg Config, hubName string) *Backend {
 		// No automatic retries: a retried MULTI/EXEC whose answer was lost
 		// would store the batch twice. The follower retries reads itself.
 		MaxRetries: -1,
+		// One dial attempt per command: while Redis is down a publish is
+		// refused at once instead of after several dial backoffs.
+		DialerRetries: 1,
 	}
 	if cfg.TLS {
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
