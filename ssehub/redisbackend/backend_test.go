@@ -55,11 +55,11 @@ func node(t *testing.T, prefix string, maxLen int64, channels ...string) *hub.Hu
 		Channels:            map[string]hub.ChannelSettings{},
 		OnDemand:            []string{"room-*"},
 		MaxOnDemandChannels: 10,
-		OnDemandSettings:    hub.ChannelSettings{HistorySize: 50},
+		OnDemandSettings:    hub.ChannelSettings{HistorySize: 1000},
 		SubscriberBuffer:    100_000,
 	}
 	for _, name := range channels {
-		cfg.Channels[name] = hub.ChannelSettings{HistorySize: 50}
+		cfg.Channels[name] = hub.ChannelSettings{HistorySize: 1000}
 	}
 	h, err := hub.New("test", cfg)
 	if err != nil {
