@@ -77,6 +77,9 @@ type backendLink struct {
 	b      Backend
 	cancel context.CancelFunc
 	done   chan struct{}
+	// kick cuts the follower's backoff short: a publish just reached the
+	// backend, so it is back.
+	kick chan struct{}
 	// state: 0 not known yet, 1 up, 2 down; written by the follower.
 	state atomic.Int32
 }
@@ -115,7 +118,7 @@ func (h *Hub) SetBackend(b Backend, onState func(BackendState)) {
 	}
 	h.publishMu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &backendLink{b: b, cancel: cancel, done: make(chan struct{})}
+	l := &backendLink{b: b, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	h.link.Store(l)
 	go h.follow(ctx, l, onState)
 }
@@ -168,6 +171,7 @@ func (h *Hub) follow(ctx context.Context, l *backendLink, onState func(BackendSt
 			case <-ctx.Done():
 				return
 			case <-time.After(wait):
+			case <-l.kick:
 			}
 			wait = min(2*wait, maxBackoff)
 			continue
@@ -265,12 +269,16 @@ func (h *Hub) Apply(events []StoredEvent) {
 // publishToBackend stores validated drafts in the backend, then waits
 // (bounded) until the follower applied them here, and answers with the
 // IDs and this node's subscriber counts.
-func (h *Hub) publishToBackend(b Backend, drafts []Draft) ([]Published, error) {
+func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	defer cancel()
-	ids, err := b.Append(ctx, drafts)
+	ids, err := l.b.Append(ctx, drafts)
 	if err != nil {
 		return nil, Errorf(ErrUnavailable, "hub %q: the event store is unavailable, nothing was published (%v); try again later", h.name, err)
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default:
 	}
 	h.waitApplied(ids[len(ids)-1], appliedWait)
 	results := make([]Published, len(ids))

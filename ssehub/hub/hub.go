@@ -290,7 +290,7 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	}
 	if l := h.link.Load(); l != nil {
 		h.mu.RUnlock()
-		return h.publishToBackend(l.b, drafts)
+		return h.publishToBackend(l, drafts)
 	}
 	defer h.mu.RUnlock()
 	byName := make(map[string]*channel, len(chans))

@@ -165,9 +165,12 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		case remote != nil:
 			// After the range read; events the local log already lost
 			// after it are a gap (only if more than the log holds were
-			// published during the read).
+			// published during the read). A log that never evicted
+			// anything lost nothing: its evictedUpTo only marks when the
+			// channel was created here, and the follower creates a
+			// channel before it appends the channel's first event.
 			pos = ch.log.firstAfter(remote.through)
-			gap = known && pos == ch.log.start && remote.through.Less(ch.log.evictedUpTo)
+			gap = known && ch.log.start > 0 && pos == ch.log.start && remote.through.Less(ch.log.evictedUpTo)
 		case known:
 			pos, gap = ch.cursorAfter(resume, now)
 			gap = gap || l == nil && resume.Less(h.startID)
