@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
@@ -368,4 +370,43 @@ func TestClusterSurvivesRedisRestart(t *testing.T) {
 	t.Logf("node B missed %d acknowledged events (allowed: those of the last 100ms before the kill)", lostOnB)
 	t.Logf("%d events acknowledged (%d before the kill), %d publishes refused with 503 during a %v outage; reconnected %v after the restart",
 		len(acks), ackedAtKill, refused, outage.Round(time.Millisecond), reconnected.Round(time.Millisecond))
+}
+
+// TestClusterReloadKeepsOrSwitchesTheBackend reloads with the same Redis
+// settings (the hub keeps its reader and stream) and then with another
+// prefix (the hub switches to the new stream, IDs still increasing).
+func TestClusterReloadKeepsOrSwitchesTheBackend(t *testing.T) {
+	first := clusterPrefix(t, sharedRedis)
+	second := clusterPrefix(t, sharedRedis)
+	client := redis.NewClient(&redis.Options{Addr: sharedRedis})
+	defer client.Close()
+	length := func(prefix string) int64 {
+		n, err := client.XLen(context.Background(), prefix+"hub:reloaded").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	loadCaddyfile(t, clusterSite(siteAddr, "reloaded", sharedRedis, first, "heartbeat 15s"))
+	p1 := publishJSON(t, `{"hub":"reloaded","channel":"news","data":"1"}`)
+	loadCaddyfile(t, clusterSite(siteAddr, "reloaded", sharedRedis, first, "heartbeat 10s"))
+	p2 := publishJSON(t, `{"hub":"reloaded","channel":"news","data":"2"}`)
+	if n := length(first); n != 2 {
+		t.Fatalf("stream of the first prefix holds %d events after a reload with the same settings, want 2", n)
+	}
+	loadCaddyfile(t, clusterSite(siteAddr, "reloaded", sharedRedis, second, "heartbeat 10s"))
+	resumed := subscribe(t, "/events/news", http.Header{"Last-Event-Id": {p1.ID}})
+	p3 := publishJSON(t, `{"hub":"reloaded","channel":"news","data":"3"}`)
+	if n1, n2 := length(first), length(second); n1 != 2 || n2 != 1 {
+		t.Fatalf("after switching the prefix: %d events in the old stream (want 2), %d in the new (want 1)", n1, n2)
+	}
+	if !mustID(t, p2.ID).Less(mustID(t, p3.ID)) {
+		t.Fatalf("ID %s after the switch is not after %s", p3.ID, p2.ID)
+	}
+	// The hub's own history still holds event 2; event 3 follows live.
+	for i, want := range []published{p2, p3} {
+		if ev := resumed.next(t); ev.LastEventID != want.ID {
+			t.Fatalf("event %d after resuming: %+v, want %s", i, ev, want.ID)
+		}
+	}
 }
