@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -272,7 +273,9 @@ func (h *Hub) Apply(events []StoredEvent) {
 func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	defer cancel()
-	ids, err := l.b.Append(ctx, drafts)
+	// A copy: handing the caller's slice to an interface would make every
+	// in-memory Publish allocate its variadic drafts on the heap.
+	ids, err := l.b.Append(ctx, slices.Clone(drafts))
 	if err != nil {
 		return nil, Errorf(ErrUnavailable, "hub %q: the event store is unavailable, nothing was published (%v); try again later", h.name, err)
 	}
