@@ -97,6 +97,14 @@ func adminRequest(t *testing.T, method, path, contentType, body string) (int, st
 	return adminRequestAt(t, adminURL, method, path, contentType, body)
 }
 
+// adminClient opens a connection per request: every config load replaces
+// Caddy's admin server and closes the old one's idle connections, so a
+// publish racing a reload on a kept-alive connection could be reset.
+var adminClient = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true},
+}
+
 // adminRequestAt sends a request to the admin endpoint at base.
 func adminRequestAt(t *testing.T, base, method, path, contentType, body string) (int, string) {
 	t.Helper()
@@ -107,8 +115,7 @@ func adminRequestAt(t *testing.T, base, method, path, contentType, body string) 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	client := http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
