@@ -1,6 +1,7 @@
 package redisbackend
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"testing"
@@ -108,7 +109,7 @@ func benchPrefix(b *testing.B) string {
 	b.Cleanup(func() {
 		bk := newBackend(prefix, redisAddr, 0)
 		defer bk.Close()
-		_ = bk.Delete(b.Context())
+		_ = bk.Delete(context.Background()) // b.Context() is already cancelled here
 	})
 	return prefix
 }
