@@ -56,12 +56,24 @@ func init() {
 //		last_event_id_query    <param>
 //		retry                  <duration>
 //		heartbeat              <duration>
+//		redis [<address>...] {
+//			address         <host:port>...
+//			username        <name>
+//			password        <password>
+//			db              <number>
+//			tls
+//			prefix          <key prefix>
+//			sentinel_master <name>
+//			max_len         <count>
+//		}
 //	}
 //
 // "channel" may repeat, and its block may be left out; so may
 // allow_subscribe, allow_publish and cors_origins, which add up. The top-level
 // history and slow_consumer options apply to on-demand channels. Sizes
 // take units (64KiB, 16MB); "unlimited" lifts a subscriber-count limit.
+// "redis" puts the hub in cluster mode; addresses may follow the keyword
+// or come in the block, and a bare "redis" uses 127.0.0.1:6379.
 func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	handler := new(ssehub.Handler)
 	return handler, unmarshal(h.Dispenser, handler)
@@ -134,6 +146,8 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 			err = durationArg(d, &h.Retry)
 		case "heartbeat":
 			err = durationArg(d, &h.Heartbeat)
+		case "redis":
+			err = parseRedis(d, h)
 		default:
 			return d.Errf("unrecognized sse_hub option %q", d.Val())
 		}
@@ -258,5 +272,47 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 		return d.Errf("%q is not a duration (like 30s or 1h): %v", s, err)
 	}
 	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func parseRedis(d *caddyfile.Dispenser, h *ssehub.Handler) error {
+	if h.Redis != nil {
+		return d.Err("redis set twice")
+	}
+	rc := &ssehub.RedisConfig{Addresses: d.RemainingArgs()}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "address":
+			var addrs []string
+			addrs, err = atLeastOneArg(d)
+			rc.Addresses = append(rc.Addresses, addrs...)
+		case "username":
+			err = oneArg(d, &rc.Username)
+		case "password":
+			err = oneArg(d, &rc.Password)
+		case "db":
+			err = countArg(d, &rc.DB)
+		case "tls":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			rc.TLS = true
+		case "prefix":
+			err = oneArg(d, &rc.Prefix)
+		case "sentinel_master":
+			err = oneArg(d, &rc.SentinelMaster)
+		case "max_len":
+			var n int
+			err = countArg(d, &n)
+			rc.MaxLen = int64(n)
+		default:
+			return d.Errf("unrecognized option %q in redis", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	h.Redis = rc
 	return nil
 }

@@ -32,6 +32,11 @@ func TestDirectiveRejectsBadInput(t *testing.T) {
 		{"sse_hub {\n max_subscribers unlimited please\n}", "wrong argument count"},
 		{"sse_hub {\n max_event_bytes huge\n}", "is not a size"},
 		{"sse_hub {\n max_heap\n}", "wrong argument count"},
+		{"sse_hub {\n redis {\n colour blue\n }\n}", `unrecognized option "colour" in redis`},
+		{"sse_hub {\n redis\n redis\n}", "redis set twice"},
+		{"sse_hub {\n redis {\n db two\n }\n}", "is not a count"},
+		{"sse_hub {\n redis {\n tls yes\n }\n}", "wrong argument count"},
+		{"sse_hub {\n redis {\n address\n }\n}", "wrong argument count"},
 	}
 	for _, c := range cases {
 		err := unmarshal(caddyfile.NewTestDispenser(c.input), new(ssehub.Handler))

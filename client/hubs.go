@@ -12,6 +12,8 @@ type HubInfo struct {
 	Name string `json:"name"`
 	// LastID is the last event ID the hub assigned; empty before the first.
 	LastID string `json:"last_id,omitempty"`
+	// Backend is "up" or "down" for a hub on Redis, empty in memory.
+	Backend string `json:"backend,omitempty"`
 	// HistoryLength is how many events the hub's channels hold in history.
 	HistoryLength int `json:"history_length"`
 	// OldestEventAt is when the oldest event in any history was published.

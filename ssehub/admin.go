@@ -52,7 +52,8 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 // publishedJSON is the answer for one published event.
 type publishedJSON struct {
 	ID string `json:"id"`
-	// Subscribers is how many subscribers the event was queued to.
+	// Subscribers is how many subscribers the event was queued to; with
+	// Redis, on the node that answers only.
 	Subscribers int `json:"subscribers"`
 }
 

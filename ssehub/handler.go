@@ -155,6 +155,12 @@ type Handler struct {
 	// from closing it and lets a vanished client be noticed. Default: 15s.
 	Heartbeat caddy.Duration `json:"heartbeat,omitempty"`
 
+	// Cluster mode: store the hub's events in Redis and share them with
+	// every Caddy node that names the hub with the same settings. Event IDs
+	// then come from Redis, so they are the same on every node, and a
+	// client may resume on any node. Default: none, the hub is in memory.
+	Redis *RedisConfig `json:"redis,omitempty"`
+
 	hub      *hub.Hub
 	ctx      caddy.Context
 	logger   *zap.Logger
@@ -257,6 +263,11 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxHeapBytes < 0 {
 		return fmt.Errorf("max_heap_bytes must not be negative")
+	}
+	if h.Redis != nil {
+		if err := h.Redis.validate(); err != nil {
+			return err
+		}
 	}
 	if err := channelRules(h.AllowSubscribe).validate("allow_subscribe"); err != nil {
 		return err

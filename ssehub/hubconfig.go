@@ -14,7 +14,8 @@ func (h *Handler) setsHubOptions() bool {
 		h.HistorySize != nil || h.HistoryMaxAge != nil || h.SlowConsumer != "" ||
 		h.SubscriberBuffer != 0 || h.SubscriberBufferBytes != 0 ||
 		h.MaxSubscribers != 0 || h.MaxSubscribersPerChannel != 0 || h.MaxSubscribersPerIP != 0 ||
-		h.MaxChannelsPerSubscriber != 0 || h.MaxEventBytes != 0 || h.MaxBatch != 0 || h.MaxPublishBytes != 0
+		h.MaxChannelsPerSubscriber != 0 || h.MaxEventBytes != 0 || h.MaxBatch != 0 || h.MaxPublishBytes != 0 ||
+		h.Redis != nil
 }
 
 // hubConfig translates the JSON options into the core's config, with the

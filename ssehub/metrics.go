@@ -74,6 +74,7 @@ type hubCollector struct {
 	channelSubscribers, channelHistory       *prometheus.Desc
 	accepted, published, delivered, replayed *prometheus.Desc
 	bytes, slow, skipped, gaps, delay        *prometheus.Desc
+	backendUp                                *prometheus.Desc
 }
 
 func newHubCollector() *hubCollector {
@@ -95,13 +96,14 @@ func newHubCollector() *hubCollector {
 		skipped:            d("events_skipped_total", "Events dropped from slow subscribers' backlogs by the latest policy.", "hub"),
 		gaps:               d("gap_events_total", "sse_hub.gap events sent, by reason.", "hub", "reason"),
 		delay:              d("delivery_delay_seconds", "Delay from publish accepted to the event handed to a subscriber's connection (live events only).", "hub"),
+		backendUp:          d("backend_up", "1 while the hub's Redis backend answers its reader, 0 while it is unreachable; absent for hubs kept in memory.", "hub"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.subscribers, c.channels, c.history, c.channelSubscribers, c.channelHistory,
-		c.accepted, c.published, c.delivered, c.replayed, c.bytes, c.slow, c.skipped, c.gaps, c.delay} {
+		c.accepted, c.published, c.delivered, c.replayed, c.bytes, c.slow, c.skipped, c.gaps, c.delay, c.backendUp} {
 		ch <- d
 	}
 }
@@ -124,6 +126,13 @@ func (c *hubCollector) collectHub(ch chan<- prometheus.Metric, hb *hub.Hub) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(c.subscribers, float64(st.Subscribers), name)
+	if attached, up := hb.BackendState(); attached {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		gauge(c.backendUp, v, name)
+	}
 	declared, history := 0, 0
 	for _, chInfo := range info.Channels {
 		history += chInfo.HistoryLength

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/redisbackend"
 )
 
 // hubs holds every live hub by name. A hub is created by the first handler
@@ -25,8 +26,10 @@ var hubs = caddy.NewUsagePool()
 type pooledHub struct {
 	hub *hub.Hub
 
-	mu          sync.Mutex // guards attachments
+	mu          sync.Mutex // guards attachments and redis
 	attachments []attachment
+	// redis is the Redis setup the hub's backend uses, nil in memory.
+	redis *redisbackend.Config
 }
 
 type attachment struct {
@@ -36,6 +39,9 @@ type attachment struct {
 	loadedBy any
 	cfg      hub.Config
 	setsHub  bool
+	// redis is the handler's resolved Redis setup, nil for in memory.
+	redis  *redisbackend.Config
+	logger *zap.Logger
 }
 
 // Destruct closes the hub when no config uses it any more.
@@ -59,7 +65,12 @@ func attachHub(ctx caddy.Context, h *Handler, name string, cfg hub.Config, setsH
 		return nil, err
 	}
 	p := val.(*pooledHub)
-	if err := p.attach(attachment{handler: h, loadedBy: ctx.Context, cfg: cfg, setsHub: setsHub}); err != nil {
+	a := attachment{handler: h, loadedBy: ctx.Context, cfg: cfg, setsHub: setsHub, logger: ctx.Logger()}
+	if h.Redis != nil {
+		rc := h.Redis.backendConfig(cfg)
+		a.redis = &rc
+	}
+	if err := p.attach(a); err != nil {
 		_, _ = hubs.Delete(name)
 		return nil, err
 	}
@@ -71,7 +82,7 @@ func (p *pooledHub) attach(a attachment) error {
 	defer p.mu.Unlock()
 	if a.setsHub {
 		for _, other := range p.attachments {
-			if other.setsHub && other.loadedBy == a.loadedBy && !reflect.DeepEqual(other.cfg, a.cfg) {
+			if other.setsHub && other.loadedBy == a.loadedBy && (!reflect.DeepEqual(other.cfg, a.cfg) || !reflect.DeepEqual(other.redis, a.redis)) {
 				return fmt.Errorf("two sse_hub handlers set different options for this hub; set them in one place")
 			}
 		}
@@ -85,10 +96,34 @@ func (p *pooledHub) attach(a attachment) error {
 func (p *pooledHub) applyNewest() error {
 	for _, a := range slices.Backward(p.attachments) {
 		if a.setsHub {
-			return p.hub.Configure(a.cfg)
+			if err := p.hub.Configure(a.cfg); err != nil {
+				return err
+			}
+			p.applyBackend(a)
+			return nil
 		}
 	}
 	return nil
+}
+
+// applyBackend switches the hub's backend when the Redis setup changed
+// (or appeared, or went away): the old follower stops and a new one starts
+// from the last event the hub applied. A reload with the same setup keeps
+// the running follower. Caller holds p.mu.
+func (p *pooledHub) applyBackend(a attachment) {
+	if reflect.DeepEqual(p.redis, a.redis) {
+		return
+	}
+	p.redis = a.redis
+	if a.redis == nil {
+		p.hub.SetBackend(nil, nil)
+		a.logger.Info("hub keeps its events in memory", zap.String("hub", p.hub.Name()))
+		return
+	}
+	b := redisbackend.New(*a.redis, p.hub.Name())
+	a.logger.Info("hub stores its events in redis", zap.String("hub", p.hub.Name()),
+		zap.Strings("addresses", a.redis.Addrs), zap.String("stream", b.Key()), zap.Int64("max_len", a.redis.MaxLen))
+	p.hub.SetBackend(b, backendStateLogger(a.logger, p.hub.Name(), b.Key()))
 }
 
 func detachHub(h *Handler, name string) error {

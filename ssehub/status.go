@@ -16,7 +16,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, hub.ErrLimit):
 		return http.StatusConflict
-	case errors.Is(err, hub.ErrClosed), errors.Is(err, hub.ErrOverCapacity):
+	case errors.Is(err, hub.ErrClosed), errors.Is(err, hub.ErrOverCapacity), errors.Is(err, hub.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, hub.ErrClientLimit):
 		return http.StatusTooManyRequests

@@ -11,4 +11,10 @@
 // Subscriber never gets a copy: it holds a cursor into each channel's log and
 // pulls the shared bytes when woken. Replay is the same thing with a cursor
 // that starts in the past, so there is no replay/live boundary to get wrong.
+//
+// With a Backend (cluster mode, see backend.go) Publish stores the events
+// in the backend instead, which assigns the IDs, and one follower goroutine
+// per hub applies what the backend holds to the local logs (Apply) on every
+// node, in ID order. A Last-Event-ID older than the local logs is replayed
+// from the backend first (remote_replay.go), then from the logs.
 package hub

@@ -24,6 +24,9 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrClosed: the hub was shut down.
 	ErrClosed = errors.New("closed")
+	// ErrUnavailable: the hub's backend (Redis) could not store or read
+	// events; nothing was published. The client should try again later.
+	ErrUnavailable = errors.New("backend unavailable")
 )
 
 // kindError is a message that matches an error kind, and for a limit,
@@ -49,7 +52,7 @@ func limitErrorf(kind error, limit, format string, args ...any) error {
 
 // Reason names why a request was refused, from a small fixed set fit for a
 // metric label: the config name of the limit that refused it, or
-// "bad_request", "not_found", "closed" or "error".
+// "bad_request", "not_found", "closed", "backend_unavailable" or "error".
 func Reason(err error) string {
 	var ke *kindError
 	if errors.As(err, &ke) && ke.limit != "" {
@@ -62,6 +65,8 @@ func Reason(err error) string {
 		return "not_found"
 	case errors.Is(err, ErrClosed):
 		return "closed"
+	case errors.Is(err, ErrUnavailable):
+		return "backend_unavailable"
 	}
 	return "error"
 }

@@ -33,6 +33,12 @@ type Hub struct {
 
 	publishMu sync.Mutex
 	lastID    ID // guarded by publishMu
+	// coveredFrom is the first event applied from a backend: this node's
+	// logs prove nothing about IDs before it. Guarded by publishMu.
+	coveredFrom ID
+	// applied is closed and replaced each time Apply ran, for publishers
+	// waiting for their events. Guarded by publishMu.
+	applied chan struct{}
 	// published is the number of the newest fully appended event. Every
 	// event numbered at or below it is in all its channel logs, so a
 	// subscriber merging several channels can read up to it safely.
@@ -45,6 +51,10 @@ type Hub struct {
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
+
+	// backendMu serializes SetBackend and Close; link is read lock-free.
+	backendMu sync.Mutex
+	link      atomic.Pointer[backendLink]
 }
 
 // New creates a hub and starts its janitor, which trims history by age and
@@ -67,6 +77,7 @@ func newHub(name string, cfg Config, now func() time.Time, janitorEvery time.Dur
 		perClient:   make(map[string]int),
 		stopJanitor: make(chan struct{}),
 		janitorDone: make(chan struct{}),
+		applied:     make(chan struct{}),
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	h.startID = nextID(ID{}, now())
@@ -248,7 +259,9 @@ type Published struct {
 }
 
 // Publish validates every draft, then publishes them all as one batch with
-// consecutive IDs, or publishes nothing and returns the first error.
+// consecutive IDs, or publishes nothing and returns the first error. With
+// a backend, the backend stores the batch and assigns the IDs, and the
+// follower appends it to the local logs (see Backend).
 func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	limits := h.Limits()
 	if len(drafts) > limits.MaxBatch {
@@ -274,6 +287,10 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	chans, err := h.channelsFor(names)
 	if err != nil {
 		return nil, err
+	}
+	if l := h.link.Load(); l != nil {
+		h.mu.RUnlock()
+		return h.publishToBackend(l, drafts)
 	}
 	defer h.mu.RUnlock()
 	byName := make(map[string]*channel, len(chans))
@@ -412,16 +429,19 @@ func (h *Hub) Close() {
 	endAll(subs, EndHubClosed, "")
 	close(h.stopJanitor)
 	<-h.janitorDone
+	h.stopBackend()
 }
 
 // HubInfo is a snapshot of a hub for the admin API.
 type HubInfo struct {
-	Name          string        `json:"name"`
-	LastID        string        `json:"last_id,omitempty"`
-	HistoryLength int           `json:"history_length"`
-	OldestEventAt time.Time     `json:"oldest_event_at,omitzero"`
-	Totals        Stats         `json:"totals"`
-	Channels      []ChannelInfo `json:"channels"`
+	Name          string    `json:"name"`
+	LastID        string    `json:"last_id,omitempty"`
+	HistoryLength int       `json:"history_length"`
+	OldestEventAt time.Time `json:"oldest_event_at,omitzero"`
+	Totals        Stats     `json:"totals"`
+	// Backend is "up" or "down" for a hub with a backend (Redis).
+	Backend  string        `json:"backend,omitempty"`
+	Channels []ChannelInfo `json:"channels"`
 }
 
 // Info snapshots the hub and its channels, sorted by name.
@@ -429,8 +449,15 @@ func (h *Hub) Info() HubInfo {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	info := HubInfo{Name: h.name, Channels: make([]ChannelInfo, 0, len(h.channels))}
-	if last := h.lastPublishedID(); !last.Less(h.startID) {
+	attached, up := h.BackendState()
+	if last := h.lastPublishedID(); !last.Less(h.startID) || attached && !last.IsZero() {
 		info.LastID = last.String()
+	}
+	switch {
+	case attached && up:
+		info.Backend = "up"
+	case attached:
+		info.Backend = "down"
 	}
 	now := h.now()
 	for _, ch := range h.channels {

@@ -57,8 +57,13 @@ type Subscriber struct {
 	client  string
 	cursors []cursor // sorted by channel name, the lock order
 	pending []byte   // notices to send before any event
-	buffer  uint64   // unread live events allowed per channel
-	bytes   uint64   // unread live bytes allowed per channel
+	// remote holds events replayed from the backend, sent after pending
+	// and before any cursor's; skipThrough is the last of the range read,
+	// so cursors skip events up to it (see remoteReplay).
+	remote      []*Event
+	skipThrough ID
+	buffer      uint64 // unread live events allowed per channel
+	bytes       uint64 // unread live bytes allowed per channel
 	// Skipped counts events a Latest channel dropped for this subscriber.
 	Skipped uint64
 	stats   *deliveryShard // nil when the hub keeps no delivery stats
@@ -108,6 +113,15 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
+	resume, idErr := ParseID(req.LastEventID)
+	var remote *remoteReplay
+	l := h.link.Load()
+	if l != nil && req.LastEventID != "" && idErr == nil && !h.coversLocally(resume, names) {
+		// Read before taking any lock: it is a network round trip.
+		if remote, err = h.replayFromBackend(l.b, names, resume); err != nil {
+			return nil, err
+		}
+	}
 	chans, err := h.channelsFor(names)
 	if err != nil {
 		return nil, err
@@ -134,8 +148,16 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	if err := h.admit(req.Client); err != nil {
 		return nil, err
 	}
-	resume, idErr := ParseID(req.LastEventID)
 	known := req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume)
+	if remote != nil {
+		known = !remote.unknown
+		s.remote = remote.events
+		s.skipThrough = remote.through
+		for _, name := range remote.gaps {
+			s.pending = appendNotice(s.pending, GapEvent, name, GapExpired, req.LastEventID)
+			h.stats.countGap(GapExpired)
+		}
+	}
 	now := h.now()
 	for i, ch := range chans {
 		ch.mu.Lock()
@@ -145,9 +167,19 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 			return nil, limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", ch.name, max)
 		}
 		pos, gap := ch.log.end, false
-		if known {
+		switch {
+		case remote != nil:
+			// After the range read; events the local log already lost
+			// after it are a gap (only if more than the log holds were
+			// published during the read). A log that never evicted
+			// anything lost nothing: its evictedUpTo only marks when the
+			// channel was created here, and the follower creates a
+			// channel before it appends the channel's first event.
+			pos = ch.log.firstAfter(remote.through)
+			gap = known && ch.log.start > 0 && pos == ch.log.start && remote.through.Less(ch.log.evictedUpTo)
+		case known:
 			pos, gap = ch.cursorAfter(resume, now)
-			gap = gap || resume.Less(h.startID)
+			gap = gap || l == nil && resume.Less(h.startID)
 		}
 		c := &s.cursors[i]
 		c.pos, c.liveFrom = pos, ch.log.end
@@ -262,6 +294,9 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 		buf = append(buf, s.pending...)
 		s.pending = nil
 	}
+	if len(s.remote) > 0 {
+		return s.nextRemote(buf, limit)
+	}
 	upTo := s.hub.published.Load()
 	// Index, do not copy: a cursor's slot may change until its lock is held.
 	for i := range s.cursors {
@@ -272,6 +307,9 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 			s.cursors[i].ch.mu.RUnlock()
 		}
 	}()
+	if !s.skipThrough.IsZero() {
+		s.skipReplayed()
+	}
 	for i := range s.cursors {
 		c := &s.cursors[i]
 		if !s.behind(c) {
@@ -374,4 +412,34 @@ func (s *Subscriber) peek(upTo uint64) *Event {
 		}
 	}
 	return next
+}
+
+// nextRemote sends events replayed from the backend, before any cursor's.
+func (s *Subscriber) nextRemote(buf []byte, limit int) ([]byte, bool, error) {
+	var n, bytes uint64
+	for len(s.remote) > 0 && len(buf) < limit {
+		e := s.remote[0]
+		s.remote[0] = nil
+		s.remote = s.remote[1:]
+		buf = append(buf, e.wire...)
+		n++
+		bytes += uint64(len(e.wire))
+	}
+	if s.stats != nil && n > 0 {
+		s.stats.bytes.Add(bytes)
+		s.stats.replayed.Add(n)
+	}
+	return buf, true, nil
+}
+
+// skipReplayed moves cursors past events the backend range already
+// delivered. Caller holds the channels' read locks.
+func (s *Subscriber) skipReplayed() {
+	for i := range s.cursors {
+		c := &s.cursors[i]
+		l := &c.ch.log
+		for c.pos >= l.start && c.pos < l.end && !s.skipThrough.Less(l.at(c.pos).ID) {
+			c.pos++
+		}
+	}
 }

@@ -145,17 +145,28 @@ func loadCaddyfile(t *testing.T, site string) {
 // adminRequest sends a request to the admin endpoint.
 func adminRequest(t *testing.T, method, path, contentType, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, adminURL+path, strings.NewReader(body))
+	return adminRequestAt(t, adminURL, method, path, contentType, body)
+}
+
+// adminClient opens a connection per request: every config load replaces
+// Caddy's admin server and closes the old one's idle connections, so a
+// publish racing a reload on a kept-alive connection could be reset.
+var adminClient = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true},
+}
+
+// adminRequestAt sends a request to the admin endpoint at base.
+func adminRequestAt(t *testing.T, base, method, path, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	// A new connection each time: a kept-alive one may belong to the admin
-	// server of an earlier load, which Caddy closes in the background.
-	client := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -231,10 +242,16 @@ func subscribe(t *testing.T, path string, header http.Header) *stream {
 // trySubscribe opens a stream; on a non-200 answer it returns the body.
 func trySubscribe(t *testing.T, path string, header http.Header) (*stream, int, string) {
 	t.Helper()
+	return trySubscribeAt(t, siteURL, path, header)
+}
+
+// trySubscribeAt is trySubscribe on the site at base.
+func trySubscribeAt(t *testing.T, base, path string, header http.Header) (*stream, int, string) {
+	t.Helper()
 	// No client timeout: streams live long. The header wait is bounded
 	// by the transport.
 	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second, DisableCompression: true}}
-	return openStream(t, client, siteURL+path, header)
+	return openStream(t, client, base+path, header)
 }
 
 // openStream opens a stream at url with the given client (HTTP/2, TLS and

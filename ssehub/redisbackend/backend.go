@@ -1,0 +1,200 @@
+package redisbackend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+// Config says how to reach Redis and where the hub's stream lives.
+type Config struct {
+	// Addrs are host:port addresses: one server, several Cluster nodes,
+	// or the Sentinels when MasterName is set.
+	Addrs      []string
+	Username   string
+	Password   string
+	DB         int
+	TLS        bool
+	MasterName string
+	// Prefix starts every key; the hub's stream is "<prefix>hub:<name>".
+	Prefix string
+	// MaxLen is the approximate length the stream is trimmed to.
+	MaxLen int64
+}
+
+// Timeouts: a publish or a range read that Redis does not answer in time
+// fails (503) rather than hang; the follower's blocking read returns
+// every readBlock so it notices a closed hub quickly.
+const (
+	dialTimeout = 2 * time.Second
+	ioTimeout   = 3 * time.Second
+	readBlock   = 500 * time.Millisecond
+	readCount   = 1000
+)
+
+// Field names of a stream entry.
+const (
+	fieldChannels = "channels"
+	fieldType     = "type"
+	fieldData     = "data"
+	fieldRetry    = "retry"
+)
+
+// Backend is a hub.Backend on one Redis Stream.
+type Backend struct {
+	client redis.UniversalClient
+	key    string
+	maxLen int64
+}
+
+// New returns the backend of the named hub. It does not connect: the
+// first command does, so a node starts even while Redis is down.
+func New(cfg Config, hubName string) *Backend {
+	opts := &redis.UniversalOptions{
+		Addrs:        cfg.Addrs,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+		DB:           cfg.DB,
+		MasterName:   cfg.MasterName,
+		DialTimeout:  dialTimeout,
+		ReadTimeout:  ioTimeout,
+		WriteTimeout: ioTimeout,
+		// No automatic retries: a retried MULTI/EXEC whose answer was lost
+		// would store the batch twice. The follower retries reads itself.
+		MaxRetries: -1,
+		// One dial attempt per command: while Redis is down a publish is
+		// refused at once instead of after several dial backoffs.
+		DialerRetries: 1,
+	}
+	if cfg.TLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(cfg.Addrs) > 0 {
+			if host, _, err := net.SplitHostPort(cfg.Addrs[0]); err == nil {
+				opts.TLSConfig.ServerName = host
+			}
+		}
+	}
+	return &Backend{
+		client: redis.NewUniversalClient(opts),
+		key:    cfg.Prefix + "hub:" + hubName,
+		maxLen: cfg.MaxLen,
+	}
+}
+
+// Key is the hub's stream key.
+func (b *Backend) Key() string { return b.key }
+
+// Append stores the drafts with one MULTI/EXEC of XADDs.
+func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, error) {
+	pipe := b.client.TxPipeline()
+	cmds := make([]*redis.StringCmd, len(drafts))
+	for i, d := range drafts {
+		values := []string{fieldChannels, strings.Join(d.Channels, ","), fieldType, d.Type, fieldData, d.Data}
+		if d.Retry != hub.NoRetry {
+			values = append(values, fieldRetry, strconv.FormatInt(d.Retry, 10))
+		}
+		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.maxLen, Approx: b.maxLen > 0, Values: values})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
+	}
+	ids := make([]hub.ID, len(cmds))
+	for i, cmd := range cmds {
+		id, err := hub.ParseID(cmd.Val())
+		if err != nil {
+			return nil, fmt.Errorf("redis answered XADD with ID %q: %w", cmd.Val(), err)
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+// Read waits up to readBlock for entries after the given ID (XREAD BLOCK).
+func (b *Backend) Read(ctx context.Context, after hub.ID) ([]hub.StoredEvent, error) {
+	res, err := b.client.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{b.key, after.String()},
+		Count:   readCount,
+		Block:   readBlock,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis XREAD from %s: %w", b.key, err)
+	}
+	var out []hub.StoredEvent
+	for _, stream := range res {
+		out = append(out, decode(stream.Messages)...)
+	}
+	return out, nil
+}
+
+// Range reads entries after the given ID (XRANGE with an exclusive start)
+// and the stream's state (XINFO STREAM) in one MULTI/EXEC.
+func (b *Backend) Range(ctx context.Context, after hub.ID, count int) (hub.RangePage, error) {
+	pipe := b.client.TxPipeline()
+	rng := pipe.XRangeN(ctx, b.key, "("+after.String(), "+", int64(count))
+	info := pipe.XInfoStream(ctx, b.key)
+	_, err := pipe.Exec(ctx)
+	if err != nil && rng.Err() == nil && info.Err() != nil && strings.Contains(info.Err().Error(), "no such key") {
+		return hub.RangePage{}, nil // no event stored yet
+	}
+	if err != nil {
+		return hub.RangePage{}, fmt.Errorf("redis XRANGE on %s: %w", b.key, err)
+	}
+	st := info.Val()
+	page := hub.RangePage{Events: decode(rng.Val())}
+	page.Last, _ = hub.ParseID(st.LastGeneratedID)
+	if st.Length > 0 {
+		page.First, _ = hub.ParseID(st.FirstEntry.ID)
+	}
+	// EntriesAdded is reported since Redis 7; before, assume trimming.
+	page.Trimmed = st.EntriesAdded == 0 && st.Length > 0 || st.EntriesAdded > st.Length
+	return page, nil
+}
+
+// Close closes the client; calls in flight fail.
+func (b *Backend) Close() error { return b.client.Close() }
+
+// Delete removes the hub's stream (used by tests and operators).
+func (b *Backend) Delete(ctx context.Context) error {
+	return b.client.Del(ctx, b.key).Err()
+}
+
+// decode turns stream entries into events. An entry that is not a hub
+// event (foreign fields, bad ID) comes back with no channels, which the
+// hub skips, so the follower still moves past it.
+func decode(msgs []redis.XMessage) []hub.StoredEvent {
+	out := make([]hub.StoredEvent, 0, len(msgs))
+	for _, m := range msgs {
+		id, err := hub.ParseID(m.ID)
+		if err != nil {
+			continue
+		}
+		d := hub.Draft{Retry: hub.NoRetry}
+		if s, ok := m.Values[fieldChannels].(string); ok && s != "" {
+			d.Channels = strings.Split(s, ",")
+		}
+		d.Type, _ = m.Values[fieldType].(string)
+		d.Data, _ = m.Values[fieldData].(string)
+		if s, ok := m.Values[fieldRetry].(string); ok {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+				d.Retry = n
+			}
+		}
+		out = append(out, hub.StoredEvent{ID: id, Draft: d})
+	}
+	return out
+}
+
+// Interface guards
+var _ hub.Backend = (*Backend)(nil)
