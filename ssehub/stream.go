@@ -27,7 +27,7 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096);
 //
 // It returns why the stream ended, for the log.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) (reason string) {
-	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout)}
+	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), clear: r.ProtoMajor >= 2}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-cache")
@@ -119,29 +119,43 @@ func (h *Handler) writeAvailable(out *writer, sub *hub.Subscriber) (more bool, e
 	return more, nextErr
 }
 
-// writer writes and flushes through Caddy's response writer with a
-// deadline per write, so a client that stops reading cannot hold the
-// stream forever. The deadline is cleared after each write: an expired
-// deadline left on an idle HTTP/2 stream would reset it.
+// writer writes and flushes through Caddy's response writer with a write
+// deadline, so a client that stops reading cannot hold the stream forever.
+//
+// Setting a deadline costs more than a small write here, so on HTTP/1.1 it
+// is only pushed forward when less than half the timeout is left: a write
+// that blocks still fails within timeout/2 to timeout. A stale deadline on
+// an idle HTTP/1.1 connection is harmless (nothing is being written). On
+// HTTP/2 and HTTP/3 an expired deadline resets even an idle stream, so
+// there it is set before and cleared after every write.
 type writer struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	clear    bool      // clear the deadline after each write (HTTP/2+)
+	deadline time.Time // the deadline set on the connection, if any
 }
 
 func (o *writer) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	deadline := o.rc.SetWriteDeadline(time.Now().Add(o.timeout)) == nil
+	now := time.Now()
+	set := false
+	if o.clear || o.deadline.Sub(now) < o.timeout/2 {
+		if set = o.rc.SetWriteDeadline(now.Add(o.timeout)) == nil; set {
+			o.deadline = now.Add(o.timeout)
+		}
+	}
 	if _, err := o.w.Write(b); err != nil {
 		return err
 	}
 	if err := o.rc.Flush(); err != nil {
 		return err
 	}
-	if deadline {
+	if o.clear && set {
 		_ = o.rc.SetWriteDeadline(time.Time{})
+		o.deadline = time.Time{}
 	}
 	return nil
 }

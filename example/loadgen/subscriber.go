@@ -69,25 +69,47 @@ func (s *subscriber) read(ready func(ok bool)) {
 		}
 	}
 	ready(true)
-	var body bodyReader = r
-	if chunked {
-		body = &chunkReader{r: r}
-	}
-	var line []byte
+	// Block-wise from here: byte-at-a-time parsing made the tool, not the
+	// server, the bottleneck at high event rates.
+	var dechunk chunkDecoder
+	buf := make([]byte, 32<<10)
+	var payload, line []byte
 	for {
-		b, err := body.ReadByte()
-		if err != nil {
+		n, err := r.Read(buf)
+		if n > 0 {
+			payload = buf[:n]
+			if chunked {
+				payload = dechunk.decode(payload)
+			}
+			line = s.lines(line, payload)
+		}
+		if err != nil || dechunk.done {
 			return
 		}
-		if b != '\n' {
-			line = append(line, b)
-			continue
+	}
+}
+
+// lines feeds stream bytes through the SSE line scanner; partial is the
+// unfinished line from the previous call, and the new one is returned.
+func (s *subscriber) lines(partial, data []byte) []byte {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return append(partial, data...)
+		}
+		var line []byte
+		if len(partial) > 0 {
+			line = append(partial, data[:i]...)
+			partial = partial[:0]
+		} else {
+			line = data[:i]
 		}
 		if bytes.HasPrefix(line, []byte("data: ")) {
 			s.event(line[len("data: "):])
 		}
-		line = line[:0]
+		data = data[i+1:]
 	}
+	return partial
 }
 
 // event handles the data "<seq> <unix-nanos> <padding>".
@@ -112,36 +134,52 @@ func (s *subscriber) event(data []byte) {
 	s.stats.latency.observe(time.Duration(now - ts))
 }
 
-type bodyReader interface{ ReadByte() (byte, error) }
-
-// chunkReader strips HTTP/1.1 chunked framing.
-type chunkReader struct {
-	r    *bufio.Reader
-	left int64 // bytes left in the current chunk
+// chunkDecoder strips HTTP/1.1 chunked framing from blocks of a stream,
+// compacting each block's payload in place.
+type chunkDecoder struct {
+	left    int64  // payload bytes left in the current chunk
+	size    []byte // a chunk-size line being read
+	skipEOL int    // CR/LF bytes still to skip after a chunk's payload
+	done    bool   // the last (empty) chunk was seen
 }
 
-func (c *chunkReader) ReadByte() (byte, error) {
-	for c.left == 0 {
-		sizeLine, err := c.r.ReadString('\n')
-		if err != nil {
-			return 0, err
+func (c *chunkDecoder) decode(block []byte) []byte {
+	out := block[:0]
+	for len(block) > 0 && !c.done {
+		switch {
+		case c.left > 0:
+			n := min(int64(len(block)), c.left)
+			out = append(out, block[:n]...) // in place: out never passes block
+			block, c.left = block[n:], c.left-n
+			if c.left == 0 {
+				c.skipEOL = 2
+			}
+		case c.skipEOL > 0:
+			block, c.skipEOL = block[1:], c.skipEOL-1
+		default:
+			i := bytes.IndexByte(block, '\n')
+			if i < 0 {
+				c.size = append(c.size, block...)
+				block = block[:0]
+				continue
+			}
+			c.size = append(c.size, block[:i]...)
+			block = block[i+1:]
+			text := bytes.TrimSpace(c.size)
+			if j := bytes.IndexByte(text, ';'); j >= 0 {
+				text = text[:j]
+			}
+			c.size = c.size[:0]
+			if len(text) == 0 {
+				continue
+			}
+			n, err := strconv.ParseInt(string(text), 16, 64)
+			if err != nil || n == 0 {
+				c.done = true
+				continue
+			}
+			c.left = n
 		}
-		sizeText := bytes.TrimSpace([]byte(sizeLine))
-		if i := bytes.IndexByte(sizeText, ';'); i >= 0 {
-			sizeText = sizeText[:i]
-		}
-		if len(sizeText) == 0 {
-			continue // the CRLF after a chunk's data
-		}
-		n, err := strconv.ParseInt(string(sizeText), 16, 64)
-		if err != nil {
-			return 0, fmt.Errorf("bad chunk size %q", sizeText)
-		}
-		if n == 0 {
-			return 0, fmt.Errorf("end of stream")
-		}
-		c.left = n
 	}
-	c.left--
-	return c.r.ReadByte()
+	return out
 }
