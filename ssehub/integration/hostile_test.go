@@ -404,3 +404,45 @@ func rawGet(t *testing.T, target string) (int, http.Header, string) {
 	}
 	return resp.StatusCode, resp.Header, string(b)
 }
+
+// TestHugeLastEventIDAndThousandsOfChannels: a 1 MB Last-Event-ID and a
+// request naming thousands of channels are refused before they cost
+// anything, and a subscriber already there keeps receiving. Caddy itself
+// refuses request heads over 16 KiB (431); under that, sse_hub's own
+// limits answer.
+func TestHugeLastEventIDAndThousandsOfChannels(t *testing.T) {
+	loadCaddyfile(t, hostileSite)
+	healthy := subscribe(t, "/events/news", nil)
+
+	status, _, _ := refused(t, "/events/news", http.Header{"Last-Event-Id": {strings.Repeat("9", 1<<20)}})
+	if status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("1 MB Last-Event-ID header: %d, want 431", status)
+	}
+	// Under that, anything longer than an ID can be is refused by sse_hub.
+	status, body, _ := refused(t, "/events/news?last_event_id="+strings.Repeat("9", 8<<10), nil)
+	if status != http.StatusBadRequest || !strings.Contains(body, "Last-Event-ID is 8192 bytes") {
+		t.Errorf("8 KiB last_event_id: %d %q, want 400", status, body)
+	}
+	status, _, _ = refused(t, "/events/news?last_event_id="+strings.Repeat("9", 64<<10), nil)
+	if status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB last_event_id: %d, want 431 from Caddy", status)
+	}
+
+	names := make([]string, 2000)
+	for i := range names {
+		names[i] = fmt.Sprint(i)
+	}
+	names[0] = "room-0"
+	status, body, _ = refused(t, "/events?channel="+strings.Join(names, ","), nil)
+	if status != http.StatusBadRequest || !strings.Contains(body, "2000 channels named; a stream may name at most 64") {
+		t.Errorf("2,000 channels: %d %q, want 400 naming max_channels_per_subscriber", status, body)
+	}
+	if _, status := getChannel(t, "hostile", "room-0"); status != http.StatusNotFound {
+		t.Errorf("a refused request created channel room-0: %d", status)
+	}
+
+	p := publishJSON(t, `{"hub":"hostile","channel":"news","data":"still here"}`)
+	if ev := healthy.next(t); ev.LastEventID != p.ID {
+		t.Errorf("the healthy subscriber got %+v, want %s", ev, p.ID)
+	}
+}

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,21 +125,4 @@ func TestPublishSizeLimits(t *testing.T) {
 	if info, _ := getChannel(t, "limits", "a"); info.Published != 0 {
 		t.Errorf("refused publishes published %d events", info.Published)
 	}
-}
-
-// stuckClient sends a subscribe request and never reads the response.
-func stuckClient(t *testing.T, path string) net.Conn {
-	t.Helper()
-	conn, err := net.Dial("tcp", siteAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetReadBuffer(4096) // fill up fast
-	}
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, siteAddr); err != nil {
-		t.Fatal(err)
-	}
-	return conn
 }

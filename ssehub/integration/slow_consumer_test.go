@@ -84,7 +84,7 @@ func TestSlowConsumerLatestSkipsAndTellsTheClient(t *testing.T) {
 // dropped by the write deadline.
 func TestOneStuckClientDoesNotDelayOthers(t *testing.T) {
 	loadCaddyfile(t, slowSite("slow3"))
-	stuckClient(t, "/events/news")
+	dialStuck(t, "/events/news")
 	healthy := subscribe(t, "/events/news", nil)
 	waitSubscribers(t, "slow3", "news", 2)
 
