@@ -221,7 +221,6 @@ func (h *Hub) Apply(events []StoredEvent) {
 		return
 	}
 	byName := make(map[string]*channel)
-	var applied []*Event
 	h.publishMu.Lock()
 	for _, se := range events {
 		if !h.lastID.Less(se.ID) {
@@ -246,18 +245,7 @@ func (h *Hub) Apply(events []StoredEvent) {
 			continue
 		}
 		d.Channels = local
-		e := newEvent(d, se.ID, time.UnixMilli(int64(se.ID.Ms)))
-		e.n = h.published.Load() + 1
-		for _, name := range local {
-			ch := byName[name]
-			ch.mu.Lock()
-			ch.log.append(e)
-			ch.published++
-			ch.mu.Unlock()
-		}
-		h.published.Store(e.n)
-		h.stats.published.Add(1)
-		applied = append(applied, e)
+		h.appendLocked(newEvent(d, se.ID, time.UnixMilli(int64(se.ID.Ms))), byName)
 	}
 	close(h.applied)
 	h.applied = make(chan struct{})

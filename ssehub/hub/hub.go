@@ -306,18 +306,8 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 		if h.lastID.Less(h.startID) {
 			h.lastID = h.startID // the clock stepped back since the hub started
 		}
-		e := newEvent(d, h.lastID, now)
-		e.n = h.published.Load() + 1
-		for _, name := range d.Channels {
-			ch := byName[name]
-			ch.mu.Lock()
-			ch.log.append(e)
-			ch.published++
-			ch.mu.Unlock()
-		}
-		h.published.Store(e.n)
-		h.stats.published.Add(1)
-		events[i] = e
+		events[i] = newEvent(d, h.lastID, now)
+		h.appendLocked(events[i], byName)
 	}
 	h.publishMu.Unlock()
 
@@ -331,6 +321,22 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 		ch.wake()
 	}
 	return results, nil
+}
+
+// appendLocked numbers e and appends it to each of its channels, then
+// makes it readable (hub.published). Caller holds publishMu, so events
+// enter every log in ID order.
+func (h *Hub) appendLocked(e *Event, byName map[string]*channel) {
+	e.n = h.published.Load() + 1
+	for _, name := range e.Channels {
+		ch := byName[name]
+		ch.mu.Lock()
+		ch.log.append(e)
+		ch.published++
+		ch.mu.Unlock()
+	}
+	h.published.Store(e.n)
+	h.stats.published.Add(1)
 }
 
 // countSubscribers returns how many distinct subscribers e's channels
