@@ -34,6 +34,7 @@ type Handler struct {
 
 	// Declared channels, by name, with their own history settings. They
 	// always exist. Names are 1-128 characters from A-Z a-z 0-9 - _ . : @
+	// other than "." and "..".
 	Channels map[string]*ChannelConfig `json:"channels,omitempty"`
 
 	// Patterns of channels created on first use (by a subscriber or a

@@ -3,6 +3,7 @@ package ssehub
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -123,6 +124,11 @@ func strictUnmarshal(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			// Say it in the API's terms, not Go's ("Go struct field ...").
+			return hub.Errorf(hub.ErrInvalid, "malformed JSON: %q must not be a JSON %s", typeErr.Field, typeErr.Value)
+		}
 		return hub.Errorf(hub.ErrInvalid, "malformed JSON: %v", err)
 	}
 	if dec.More() {
