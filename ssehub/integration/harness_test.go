@@ -56,10 +56,11 @@ func shiftedAddrs(shift int) (admin, site string) {
 // home and trust store. Automatic HTTPS only issues certificates (from
 // Caddy's internal CA, for sites that say "tls internal"): it adds no
 // redirects, so the plain http:// sites the tests use are left as written.
-func globalOptions() string {
+func globalOptions(extra ...string) string {
 	_, port, _ := strings.Cut(siteAddr, ":")
 	_, tlsPort, _ := strings.Cut(tlsSiteAddr, ":")
 	return `{
+` + strings.Join(extra, "\n") + `
 	admin ` + adminAddr + `
 	http_port ` + port + `
 	https_port ` + tlsPort + `
@@ -112,10 +113,16 @@ const loadMarkerHost = "load-marker.sse-hub.test"
 // waits until fresh connections are all served by the new config.
 func loadCaddyfile(t *testing.T, site string) {
 	t.Helper()
+	loadCaddyfileWithGlobals(t, nil, site)
+}
+
+// loadCaddyfileWithGlobals is loadCaddyfile with extra global options.
+func loadCaddyfileWithGlobals(t *testing.T, globals []string, site string) {
+	t.Helper()
 	loads++
 	_, port, _ := strings.Cut(siteAddr, ":")
 	marker := fmt.Sprintf("\nhttp://%s:%s {\n\trespond \"%d\"\n}\n", loadMarkerHost, port, loads)
-	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions()+site+marker)
+	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions(globals...)+site+marker)
 	if status != http.StatusOK {
 		t.Fatalf("loading config: %d %s", status, body)
 	}
