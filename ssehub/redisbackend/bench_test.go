@@ -10,19 +10,25 @@ import (
 	"github.com/ssehub/sse_hub/ssehub/hub"
 )
 
+// benchPair starts two nodes on one stream and subscribes on the second
+// to "news": publish on a, receive on sub.
+func benchPair(b *testing.B) (*hub.Hub, *hub.Subscriber) {
+	prefix := benchPrefix(b)
+	a := benchNode(b, prefix)
+	sub, err := benchNode(b, prefix).Subscribe(hub.SubscribeRequest{Channels: []string{"news"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(sub.Close)
+	return a, sub
+}
+
 // BenchmarkCrossNodePublishToReceive publishes on one hub and waits until
 // a subscriber of another hub following the same stream (a second node)
 // has the event: the hub-and-Redis part of cross-node latency, without
 // HTTP. ns/op is the mean; p50 and p99 are reported too.
 func BenchmarkCrossNodePublishToReceive(b *testing.B) {
-	prefix := benchPrefix(b)
-	a := benchNode(b, prefix)
-	other := benchNode(b, prefix)
-	sub, err := other.Subscribe(hub.SubscribeRequest{Channels: []string{"news"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sub.Close()
+	a, sub := benchPair(b)
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -53,14 +59,7 @@ func BenchmarkCrossNodePublishToReceive(b *testing.B) {
 // BenchmarkBatchThroughput publishes batches of 100 events on one node and
 // counts them arriving at another's subscriber: events/s through Redis.
 func BenchmarkBatchThroughput(b *testing.B) {
-	prefix := benchPrefix(b)
-	a := benchNode(b, prefix)
-	other := benchNode(b, prefix)
-	sub, err := other.Subscribe(hub.SubscribeRequest{Channels: []string{"news"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sub.Close()
+	a, sub := benchPair(b)
 	batch := make([]hub.Draft, 100)
 	for i := range batch {
 		batch[i] = hub.Draft{Channels: []string{"news"}, Data: `{"price":123.45,"symbol":"ABC"}`, Retry: hub.NoRetry}
