@@ -56,6 +56,7 @@ func init() {
 //		last_event_id_query    <param>
 //		retry                  <duration>
 //		heartbeat              <duration>
+//		lean
 //		redis [<address>...] {
 //			address         <host:port>...
 //			username        <name>
@@ -148,6 +149,11 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 			err = durationArg(d, &h.Heartbeat)
 		case "redis":
 			err = parseRedis(d, h)
+		case "lean":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Lean = true
 		default:
 			return d.Errf("unrecognized sse_hub option %q", d.Val())
 		}

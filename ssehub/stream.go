@@ -28,11 +28,7 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096);
 // It returns why the stream ended, for the log.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) (reason string) {
 	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), clear: r.ProtoMajor >= 2}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	hdr.Del("Content-Length")
+	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	retryHint := hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds())
 	if out.write(retryHint) != nil {
@@ -85,6 +81,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 			return "max_lifetime"
 		}
 	}
+}
+
+// setStreamHeaders sets the headers of an event stream response.
+func setStreamHeaders(hdr http.Header) {
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Del("Content-Length")
 }
 
 // lifetime is MaxLifetime less up to 10%, so streams opened together do

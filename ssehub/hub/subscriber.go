@@ -68,7 +68,8 @@ type Subscriber struct {
 	Skipped uint64
 	stats   *deliveryShard // nil when the hub keeps no delivery stats
 
-	wake chan struct{}
+	wake     chan struct{} // nil when notifyFn is set
+	notifyFn func()
 
 	closeOnce  sync.Once
 	endOnce    sync.Once
@@ -97,6 +98,11 @@ type SubscribeRequest struct {
 	// Client identifies the client for MaxSubscribersPerClient (the HTTP
 	// layer passes the client IP); "" is not counted.
 	Client string
+	// Notify, if set, is called instead of signalling Wake when events
+	// may be available and when the hub ends the subscription. It runs on
+	// the publisher's goroutine, so it must be quick and never block. It
+	// lets a stream without a goroutine of its own be woken.
+	Notify func()
 }
 
 // MaxLastEventIDLength bounds a Last-Event-ID: the hub's own IDs are at
@@ -132,10 +138,12 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		hub:     h,
 		client:  req.Client,
 		cursors: make([]cursor, len(chans)),
-		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		buffer:  uint64(h.cfg.SubscriberBuffer),
 		bytes:   uint64(h.cfg.Limits.SubscriberBufferBytes),
+	}
+	if s.notifyFn = req.Notify; s.notifyFn == nil {
+		s.wake = make(chan struct{}, 1)
 	}
 	if !h.noDeliveryStats {
 		s.stats = &h.stats.shards[h.stats.nextShard.Add(1)%statShards]
@@ -238,13 +246,18 @@ func appendNotice(b []byte, event, channel, reason, lastEventID string) []byte {
 // notify wakes the subscriber; one pending wake covers any number of
 // events. Called by publishers.
 func (s *Subscriber) notify() {
+	if s.notifyFn != nil {
+		s.notifyFn()
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Wake fires when new events may be available for Next.
+// Wake fires when new events may be available for Next. It never fires
+// for a subscription opened with a Notify function.
 func (s *Subscriber) Wake() <-chan struct{} { return s.wake }
 
 // Done is closed when the hub ends the subscription; see EndFrame.
@@ -255,6 +268,7 @@ func (s *Subscriber) end(reason EndReason, channel string) {
 	s.endOnce.Do(func() {
 		s.endReason, s.endChannel = reason, channel
 		close(s.done)
+		s.notify() // a Notify-driven stream learns of the end this way
 	})
 }
 

@@ -1,0 +1,116 @@
+package ssehub
+
+import (
+	"bytes"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lean"
+)
+
+// newLeanEngine builds the engine of a handler with Lean set.
+func (h *Handler) newLeanEngine() *lean.Engine {
+	return lean.NewEngine(lean.Settings{
+		Heartbeat:    time.Duration(h.Heartbeat),
+		WriteTimeout: time.Duration(h.WriteTimeout),
+		Retry:        hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds()),
+	})
+}
+
+// prepareLean decides, before subscribing, whether r takes the lean path:
+// it must be a plain-HTTP/1.x GET whose connection net/http can hand over.
+// It returns net/http's own response writer (beneath every wrapper, so no
+// wrapper keeps a claim on the connection) and a connection to subscribe
+// with, or nil for the normal path.
+func (h *Handler) prepareLean(w http.ResponseWriter, r *http.Request) (http.Hijacker, *lean.Conn) {
+	if h.lean == nil || r.ProtoMajor != 1 || r.TLS != nil || r.Method != http.MethodGet {
+		return nil, nil
+	}
+	hj := innermostHijacker(w)
+	if hj == nil {
+		return nil, nil
+	}
+	c := h.lean.Prepare()
+	if c == nil {
+		return nil, nil
+	}
+	return hj, c
+}
+
+// innermostHijacker unwraps w down to net/http's writer and returns it if
+// it can hand over its connection.
+func innermostHijacker(w http.ResponseWriter) http.Hijacker {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
+	hj, _ := w.(http.Hijacker)
+	return hj
+}
+
+// serveLean takes the connection over from net/http, and parks it with
+// its subscription in the lean engine, which writes the response head, the
+// retry hint and then the events. The handler returns at once.
+func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hj http.Hijacker, c *lean.Conn, sub *hub.Subscriber, channels []string, client string) {
+	head := leanHead(w.Header())
+	head = hub.AppendRetry(head, time.Duration(h.Retry).Milliseconds())
+	nc, _, err := hj.Hijack() // net/http's buffered reader is dropped: a stream reads nothing more
+	if err != nil {
+		sub.Close()
+		h.logger.Debug("lean path: taking over the connection failed", zap.Error(err))
+		return
+	}
+	var lifetime time.Duration
+	if h.MaxLifetime > 0 {
+		lifetime = h.lifetime()
+	}
+	onClose := func(string) {}
+	if h.logger.Core().Enabled(zap.DebugLevel) {
+		log := h.logger.With(connectionFields(r, repl)...)
+		log.Debug("stream opened", zap.String("hub", h.Hub), zap.Strings("channels", channels),
+			zap.String("client_ip", client), zap.String("last_event_id", h.lastEventID(r)), zap.Bool("lean", true))
+		start := time.Now()
+		onClose = func(reason string) {
+			log.Debug("stream closed", zap.String("reason", reason), zap.Duration("duration", time.Since(start)))
+		}
+	}
+	h.lean.Adopt(c, nc, sub, head, lifetime, onClose)
+}
+
+// leanHead is the response head of a lean stream: the headers earlier
+// handlers set (Server, CORS, the header directive...) with the stream's
+// own. The body is delimited by the connection's close, as net/http would
+// not chunk a response it never sees.
+func leanHead(hdr http.Header) []byte {
+	setStreamHeaders(hdr)
+	hdr.Del("Transfer-Encoding")
+	hdr.Set("Connection", "close")
+	if _, ok := hdr["Date"]; !ok {
+		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	for k, vs := range hdr { // as net/http does: drop what it would refuse to send
+		if !httpguts.ValidHeaderFieldName(k) {
+			delete(hdr, k)
+			continue
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				delete(hdr, k)
+				break
+			}
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = hdr.Write(&b)
+	b.WriteString("\r\n")
+	return b.Bytes()
+}

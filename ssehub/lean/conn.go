@@ -1,0 +1,66 @@
+package lean
+
+import (
+	"net"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+// Requests to a connection's worker, set by the ticker, the poller and the
+// engine, and handled the next time the worker serves the connection.
+const (
+	flagHeartbeat uint32 = 1 << iota
+	flagPeerGone
+	flagTimeout
+	flagDrain
+	flagLifetime
+	flagShutdown
+)
+
+// Conn is one stream parked in an Engine. Only its worker writes to the
+// socket and reads the subscription, so none of that needs a lock.
+type Conn struct {
+	engine *Engine
+	worker *worker
+	id     uint64
+
+	// Set by Adopt before the worker first sees the connection.
+	nc      net.Conn
+	raw     syscall.RawConn // nil: written with short deadlines instead
+	sub     *hub.Subscriber
+	onClose func(reason string)
+
+	queued atomic.Bool   // in its worker's queue (or not adopted yet)
+	flags  atomic.Uint32 // pending requests, see flag*
+
+	// blockedSince is when a write first could not finish (unix ns), 0
+	// while the socket keeps up. Set by the worker, read by the ticker.
+	blockedSince atomic.Int64
+
+	// Worker-owned.
+	pending []byte // bytes taken from the hub that the socket has not taken yet
+	closed  bool
+
+	// Ticker-owned, under engine.mu.
+	slot     int   // index in engine.conns
+	nextBeat int64 // unix ns
+	expires  int64 // unix ns; 0 without a lifetime
+	drainAt  int64 // unix ns; 0 until the engine drains
+}
+
+// Notify is the subscription's wake-up (hub.SubscribeRequest.Notify): it
+// queues the connection on its worker unless it is queued already. Called
+// by publishers, so it never blocks.
+func (c *Conn) Notify() {
+	if c.queued.CompareAndSwap(false, true) {
+		c.worker.push(c)
+	}
+}
+
+// request asks the worker to act on flags and wakes it.
+func (c *Conn) request(flags uint32) {
+	c.flags.Or(flags)
+	c.Notify()
+}

@@ -1,0 +1,262 @@
+package lean
+
+import (
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+// tick is how often the ticker looks at every connection: the resolution
+// of heartbeats, lifetimes, write timeouts and the drain.
+const tick = 100 * time.Millisecond
+
+// Settings are the stream options that apply to every lean connection.
+type Settings struct {
+	// Heartbeat is the interval of ": heartbeat" comments.
+	Heartbeat time.Duration
+	// WriteTimeout is how long a socket may stay too full to take the
+	// next bytes before the connection is dropped.
+	WriteTimeout time.Duration
+	// Retry is the "retry:" frame written before a drain or lifetime close.
+	Retry []byte
+}
+
+// Engine holds the lean connections of one handler: a few workers that
+// write, a ticker for time-driven work, and a poller for closed peers.
+// Its goroutines start with the first connection and stop once the engine
+// is drained or shut down and its last connection has closed.
+type Engine struct {
+	settings Settings
+	workers  []*worker
+	poller   *poller // nil where the platform has none
+
+	nextID atomic.Uint64
+	start  sync.Once
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	conns    []*Conn
+	closing  bool          // Drain or Shutdown was called
+	shutdown bool          // Shutdown was called
+	window   time.Duration // the drain window
+	stopped  bool
+	empty    chan struct{} // closed when closing and no connection is left
+}
+
+// NewEngine returns an engine; it starts nothing until the first Adopt.
+func NewEngine(s Settings) *Engine {
+	e := &Engine{settings: s, stop: make(chan struct{}), empty: make(chan struct{})}
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		e.workers = append(e.workers, newWorker(s.Retry))
+	}
+	return e
+}
+
+// Prepare returns a connection to subscribe with (pass its Notify to
+// hub.SubscribeRequest), or nil if the engine is closing and the request
+// should take the normal path.
+func (e *Engine) Prepare() *Conn {
+	e.mu.Lock()
+	closing := e.closing
+	e.mu.Unlock()
+	if closing {
+		return nil
+	}
+	id := e.nextID.Add(1)
+	c := &Conn{engine: e, id: id, worker: e.workers[id%uint64(len(e.workers))]}
+	c.queued.Store(true) // wakes before Adopt are covered by Adopt's own
+	return c
+}
+
+// Adopt parks nc, a hijacked connection, with its subscription. head is
+// written first (the response head and the retry hint); lifetime, if
+// positive, is when the stream ends with a retry hint; onClose gets the
+// reason the stream ended. From here on the engine owns nc and sub.
+func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, lifetime time.Duration, onClose func(reason string)) {
+	c.nc, c.sub, c.onClose = nc, sub, onClose
+	c.pending = head
+	if sc, ok := nc.(syscall.Conn); ok && rawSupported {
+		c.raw, _ = sc.SyscallConn()
+	}
+	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines do not apply any more
+	e.start.Do(e.run)
+
+	now := time.Now().UnixNano()
+	c.nextBeat = now + int64(e.settings.Heartbeat)
+	if lifetime > 0 {
+		c.expires = now + int64(lifetime)
+	}
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		c.engine = nil
+		e.closeUnparked(c)
+		return
+	}
+	c.slot = len(e.conns)
+	e.conns = append(e.conns, c)
+	if e.closing {
+		c.drainAt = now + int64(jitter(e.window))
+	}
+	shutdown := e.shutdown
+	e.mu.Unlock()
+	if e.poller != nil && c.raw != nil {
+		e.poller.add(c)
+	}
+	c.queued.Store(false)
+	if shutdown {
+		c.request(flagShutdown)
+		return
+	}
+	c.Notify()
+}
+
+// closeUnparked ends a connection that arrived after the engine stopped:
+// it gets its head and a retry hint, written with a deadline, and closes.
+func (e *Engine) closeUnparked(c *Conn) {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.nc.Write(append(c.pending, e.settings.Retry...))
+	_ = c.nc.Close()
+	c.sub.Close()
+	if c.onClose != nil {
+		c.onClose("reload_drain")
+	}
+}
+
+// Len is the number of open lean connections.
+func (e *Engine) Len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.conns)
+}
+
+// Drain closes every connection at a random moment within window, each
+// after a retry hint, so clients do not all reconnect at once. Streams
+// keep receiving events until then. Connections adopted later are drained
+// the same way.
+func (e *Engine) Drain(window time.Duration) {
+	now := time.Now().UnixNano()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return
+	}
+	e.closing, e.window = true, window
+	for _, c := range e.conns {
+		c.drainAt = now + int64(jitter(window))
+	}
+	e.stopIfEmptyLocked()
+}
+
+// Shutdown closes every connection now and waits, at most timeout, until
+// they are closed.
+func (e *Engine) Shutdown(timeout time.Duration) {
+	e.mu.Lock()
+	e.closing, e.shutdown = true, true
+	conns := append([]*Conn(nil), e.conns...)
+	e.stopIfEmptyLocked()
+	e.mu.Unlock()
+	for _, c := range conns {
+		c.request(flagShutdown)
+	}
+	select {
+	case <-e.empty:
+	case <-time.After(timeout):
+	}
+}
+
+// remove takes a closed connection out of the engine.
+func (e *Engine) remove(c *Conn) {
+	if e.poller != nil && c.raw != nil {
+		e.poller.remove(c)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	last := len(e.conns) - 1
+	e.conns[c.slot] = e.conns[last]
+	e.conns[c.slot].slot = c.slot
+	e.conns[last] = nil
+	e.conns = e.conns[:last]
+	e.stopIfEmptyLocked()
+}
+
+func (e *Engine) stopIfEmptyLocked() {
+	if e.closing && len(e.conns) == 0 && !e.stopped {
+		e.stopped = true
+		close(e.stop)
+		close(e.empty)
+	}
+}
+
+// Wait blocks until the engine's goroutines have stopped.
+func (e *Engine) Wait() { e.wg.Wait() }
+
+// run starts the engine's goroutines.
+func (e *Engine) run() {
+	if p, err := newPoller(); err == nil {
+		e.poller = p
+		e.wg.Go(func() { p.run(e.stop) })
+	}
+	for _, w := range e.workers {
+		e.wg.Go(func() { w.run(e.stop) })
+	}
+	e.wg.Go(e.tickLoop)
+}
+
+func (e *Engine) tickLoop() {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			e.tickOnce(time.Now().UnixNano())
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+// tickOnce asks each connection for whatever time has made due.
+func (e *Engine) tickOnce(now int64) {
+	heartbeat, timeout := int64(e.settings.Heartbeat), int64(e.settings.WriteTimeout)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.conns {
+		var f uint32
+		if heartbeat > 0 && now >= c.nextBeat {
+			f |= flagHeartbeat
+			c.nextBeat = now + heartbeat
+		}
+		if c.expires != 0 && now >= c.expires {
+			f |= flagLifetime
+		}
+		if c.drainAt != 0 && now >= c.drainAt {
+			f |= flagDrain
+		}
+		if b := c.blockedSince.Load(); b != 0 {
+			if now-b > timeout {
+				f |= flagTimeout
+			} else if e.poller == nil || c.raw == nil {
+				c.Notify() // no writability events: retry every tick
+			}
+		}
+		if f != 0 {
+			c.request(f)
+		}
+	}
+}
+
+// jitter returns a random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d)))
+}

@@ -1,0 +1,180 @@
+package lean
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+// writeChunk is the most bytes of events taken from the hub per write.
+const writeChunk = 32 << 10
+
+// worker serves the connections assigned to it, one at a time, so a
+// connection is never written by two goroutines. Its writes never block
+// (see writeSome), so a few workers serve any number of connections.
+type worker struct {
+	mu     sync.Mutex
+	queue  []*Conn
+	spare  []*Conn
+	signal chan struct{}
+	buf    []byte
+	retry  []byte // the "retry:" hint written before an ordered close
+}
+
+func newWorker(retry []byte) *worker {
+	return &worker{signal: make(chan struct{}, 1), buf: make([]byte, 0, writeChunk+4096), retry: retry}
+}
+
+// push queues c; only the first push into an empty queue signals, as the
+// worker drains the queue until it is empty.
+func (w *worker) push(c *Conn) {
+	w.mu.Lock()
+	w.queue = append(w.queue, c)
+	first := len(w.queue) == 1
+	w.mu.Unlock()
+	if first {
+		select {
+		case w.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *worker) run(stop <-chan struct{}) {
+	for {
+		select {
+		case <-w.signal:
+		case <-stop:
+			return
+		}
+		for {
+			w.mu.Lock()
+			batch := w.queue
+			w.queue, w.spare = w.spare[:0], nil
+			w.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for i, c := range batch {
+				c.queued.Store(false) // a wake from here on queues it again
+				w.serve(c)
+				batch[i] = nil
+			}
+			w.spare = batch[:0]
+		}
+	}
+}
+
+// serve does what c is waiting for: ends it if asked to, writes what an
+// earlier write left, then every event available.
+func (w *worker) serve(c *Conn) {
+	if c.closed {
+		return
+	}
+	flags := c.flags.Swap(0)
+	switch {
+	case flags&flagShutdown != 0:
+		c.finish("shutdown", nil)
+		return
+	case flags&flagPeerGone != 0:
+		c.finish("client_gone", nil)
+		return
+	case flags&flagTimeout != 0:
+		c.finish("write_error", nil)
+		return
+	case flags&flagDrain != 0:
+		c.finish("reload_drain", w.retry)
+		return
+	case flags&flagLifetime != 0:
+		c.finish("max_lifetime", w.retry)
+		return
+	}
+	if !c.flush() {
+		return
+	}
+	select {
+	case <-c.sub.Done():
+		c.finish("closed_by_hub", c.sub.EndFrame())
+		return
+	default:
+	}
+	for {
+		buf, more, err := c.sub.Next(w.buf[:0], writeChunk)
+		if cap(buf) <= 4*writeChunk { // a buffer grown by a huge event is dropped
+			w.buf = buf[:0]
+		}
+		if errors.Is(err, hub.ErrSlowConsumer) {
+			c.finish("slow_consumer", nil)
+			return
+		}
+		if !c.send(buf) {
+			return
+		}
+		if !more {
+			break
+		}
+	}
+	if flags&flagHeartbeat != 0 {
+		c.send(hub.Heartbeat)
+	}
+}
+
+// send writes b, keeping what the socket does not take for later. It
+// reports whether everything was written and the connection is open.
+func (c *Conn) send(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	n, err := c.writeSome(b)
+	if err != nil {
+		c.finish("write_error", nil)
+		return false
+	}
+	if n < len(b) {
+		c.pending = append(c.pending[:0], b[n:]...)
+		c.blockedSince.CompareAndSwap(0, time.Now().UnixNano())
+		return false
+	}
+	return true
+}
+
+// flush writes what an earlier write left; it reports whether nothing is
+// left and the connection is open.
+func (c *Conn) flush() bool {
+	if len(c.pending) == 0 {
+		return true
+	}
+	n, err := c.writeSome(c.pending)
+	if err != nil {
+		c.finish("write_error", nil)
+		return false
+	}
+	if n < len(c.pending) {
+		c.pending = c.pending[n:]
+		return false
+	}
+	c.pending = nil
+	c.blockedSince.Store(0)
+	return true
+}
+
+// finish ends the stream: a last frame if the socket takes it at once,
+// then the socket is closed and the subscription and engine let go of it.
+func (c *Conn) finish(reason string, last []byte) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if len(last) > 0 && len(c.pending) == 0 {
+		_, _ = c.writeSome(last)
+	}
+	c.pending = nil
+	c.engine.remove(c)
+	_ = c.nc.Close()
+	c.sub.Close()
+	if c.onClose != nil {
+		c.onClose(reason)
+	}
+}
