@@ -2,11 +2,16 @@ package lean
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
 )
+
+// yieldEvery is how many connections a worker serves before letting other
+// goroutines run.
+const yieldEvery = 64
 
 // writeChunk is the most bytes of events taken from the hub per write.
 const writeChunk = 32 << 10
@@ -61,6 +66,12 @@ func (w *worker) run(stop <-chan struct{}) {
 				c.queued.Store(false) // a wake from here on queues it again
 				w.serve(c)
 				batch[i] = nil
+				if i%yieldEvery == yieldEvery-1 {
+					// Non-blocking writes never park the goroutine, so
+					// without this a long fan-out holds its P for a whole
+					// 10ms time slice while publish requests wait.
+					runtime.Gosched()
+				}
 			}
 			w.spare = batch[:0]
 		}
