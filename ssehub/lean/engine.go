@@ -96,7 +96,6 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	e.mu.Lock()
 	if e.stopped {
 		e.mu.Unlock()
-		c.engine = nil
 		e.closeUnparked(c)
 		return
 	}

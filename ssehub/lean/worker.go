@@ -25,11 +25,12 @@ type worker struct {
 	spare  []*Conn
 	signal chan struct{}
 	buf    []byte
+	raw    *rawWriter
 	retry  []byte // the "retry:" hint written before an ordered close
 }
 
 func newWorker(retry []byte) *worker {
-	return &worker{signal: make(chan struct{}, 1), buf: make([]byte, 0, writeChunk+4096), retry: retry}
+	return &worker{signal: make(chan struct{}, 1), buf: make([]byte, 0, writeChunk+4096), raw: newRawWriter(), retry: retry}
 }
 
 // push queues c; only the first push into an empty queue signals, as the

@@ -15,7 +15,7 @@ const shortDeadline = 2 * time.Millisecond
 // means the socket is full: keep the rest and try again when writable.
 func (c *Conn) writeSome(b []byte) (int, error) {
 	if c.raw != nil {
-		return rawWrite(c.raw, b)
+		return c.worker.raw.write(c.raw, b)
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(shortDeadline))
 	n, err := c.nc.Write(b)

@@ -7,7 +7,11 @@ import (
 	"syscall"
 )
 
-func rawWrite(syscall.RawConn, []byte) (int, error) {
+type rawWriter struct{}
+
+func newRawWriter() *rawWriter { return nil }
+
+func (*rawWriter) write(syscall.RawConn, []byte) (int, error) {
 	return 0, errors.New("raw writes are not supported on this platform")
 }
 
