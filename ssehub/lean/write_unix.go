@@ -12,10 +12,10 @@ import (
 // function passed to RawConn.Write reports done after one attempt. Each
 // worker has one, so the function is built once, not per write.
 type rawWriter struct {
-	b  []byte
-	n  int
+	b   []byte
+	n   int
 	err error
-	fn func(fd uintptr) bool
+	fn  func(fd uintptr) bool
 }
 
 func newRawWriter() *rawWriter {
