@@ -60,14 +60,20 @@ func innermostHijacker(w http.ResponseWriter) http.Hijacker {
 // its subscription in the lean engine, which writes the response head, the
 // retry hint and then the events. The handler returns at once.
 func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hj http.Hijacker, c *lean.Conn, sub *hub.Subscriber, channels []string, client string) {
-	head := leanHead(w.Header())
-	head = hub.AppendRetry(head, time.Duration(h.Retry).Milliseconds())
+	setStreamHeaders(w.Header())
 	nc, _, err := hj.Hijack() // net/http's buffered reader is dropped: a stream reads nothing more
 	if err != nil {
 		sub.Close()
 		h.logger.Debug("lean path: taking over the connection failed", zap.Error(err))
 		return
 	}
+	// Every wrapper sees the head go out as on the normal path: the header
+	// directive applies its deferred operations, the access log records
+	// 200. net/http, beneath them, writes nothing on a hijacked connection
+	// (it notes that in Caddy's debug log).
+	w.WriteHeader(http.StatusOK)
+	head := leanHead(w.Header())
+	head = hub.AppendRetry(head, time.Duration(h.Retry).Milliseconds())
 	var lifetime time.Duration
 	if h.MaxLifetime > 0 {
 		lifetime = h.lifetime()
@@ -90,8 +96,9 @@ func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.
 // own. The body is delimited by the connection's close, as net/http would
 // not chunk a response it never sees.
 func leanHead(hdr http.Header) []byte {
-	setStreamHeaders(hdr)
+	hdr.Del("Content-Length")
 	hdr.Del("Transfer-Encoding")
+	hdr.Del("Content-Encoding") // encode may have picked one; the stream goes out as is
 	hdr.Set("Connection", "close")
 	if _, ok := hdr["Date"]; !ok {
 		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))

@@ -311,6 +311,11 @@ func TestLeanResponseHeadCarriesHeadersOfEarlierHandlers(t *testing.T) {
 http://`+siteAddr+` {
 	header X-Site "from the header directive"
 	header /lean/* X-Route "lean route"
+	# Operations Caddy defers until the head is written, and encode, which
+	# must not make the lean head claim a compressed body.
+	header -Server
+	header >X-Deferred "set at the head"
+	encode gzip
 	sse_hub /lean/* {
 		hub `+hubName+`
 		lean
@@ -323,7 +328,7 @@ http://`+siteAddr+` {
 		heartbeat 1h
 	}
 }`)
-	origin := http.Header{"Origin": {"https://app.example"}}
+	origin := http.Header{"Origin": {"https://app.example"}, "Accept-Encoding": {"gzip"}}
 	conn, head, body := rawSubscribe(t, "/lean/news", origin)
 	status, h := headerOf(t, head)
 	if status != "HTTP/1.1 200 OK" {
@@ -337,7 +342,9 @@ http://`+siteAddr+` {
 		"Content-Type":                     "text/event-stream",
 		"Cache-Control":                    "no-cache",
 		"X-Accel-Buffering":                "no",
-		"Server":                           "Caddy",
+		"X-Deferred":                       "set at the head",
+		"Server":                           "", // header -Server
+		"Content-Encoding":                 "", // encode does not apply
 	} {
 		if got := h.Get(name); got != want {
 			t.Errorf("%s = %q, want %q (head %q)", name, got, want, head)
@@ -362,7 +369,7 @@ http://`+siteAddr+` {
 	_, normalHead, _ := rawSubscribe(t, "/events/news", origin)
 	_, nh := headerOf(t, normalHead)
 	nh.Set("X-Route", "lean route") // the one header only the lean route sets
-	framing := []string{"Connection", "Date", "Transfer-Encoding"}
+	framing := []string{"Connection", "Date", "Transfer-Encoding", "Content-Encoding"} // encode gzips the normal one
 	names := func(h http.Header) []string {
 		var out []string
 		for k := range h {
@@ -1093,7 +1100,8 @@ func TestLeanNoLeaksAfterConnectDisconnectCycles(t *testing.T) {
 }
 
 // TestLeanAccessLog: Caddy logs a lean request when the handler hands the
-// connection over, so the entry has the request, not the stream.
+// connection over, so the entry has the request and its status, not the
+// stream's size or duration.
 func TestLeanAccessLog(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	loadCaddyfile(t, `
@@ -1129,6 +1137,9 @@ http://`+siteAddr+` {
 		}
 		return false
 	})
+	if entry.Status != http.StatusOK {
+		t.Errorf("the access log has status %d for a lean stream, want 200", entry.Status)
+	}
 	t.Logf("access log entry of a lean stream: status %d, size %d, duration %vs", entry.Status, entry.Size, entry.Duration)
 	s.close()
 }
