@@ -20,8 +20,8 @@ const chromiumPath = "/usr/bin/chromium"
 // exampleSite is the example's own Caddyfile site block (example/Caddyfile),
 // moved to the test's loopback address and serving the demo page from the
 // checkout. generation adds a response header, so that loading generation 2
-// after 1 is a real config reload.
-func exampleSite(t *testing.T, generation int) string {
+// after 1 is a real config reload. lean puts the streams on the lean path.
+func exampleSite(t *testing.T, generation int, lean bool) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../example/Caddyfile")
 	if err != nil {
@@ -41,6 +41,12 @@ func exampleSite(t *testing.T, generation int) string {
 			t.Fatalf("example/Caddyfile no longer has %q once; update exampleSite", r.old)
 		}
 		site = strings.Replace(site, r.old, r.new, 1)
+	}
+	if lean {
+		if strings.Count(site, "\t\t\ton_demand room-*\n") != 1 {
+			t.Fatal("example/Caddyfile no longer has its on_demand line once; update exampleSite")
+		}
+		site = strings.Replace(site, "\t\t\ton_demand room-*\n", "\t\t\ton_demand room-*\n\t\t\tlean\n", 1)
 	}
 	// The example's global options (its admin address) are the harness's
 	// business: keep only the site block.
@@ -156,8 +162,14 @@ func checkEvents(t *testing.T, state pageState, from int, want []pageEvent) {
 // delay, and reconnection with Last-Event-ID after the hub ends the stream
 // (a channel closed through the admin API, a config reload), with exactly
 // the events published while the page was away.
-func TestBrowserDemoPage(t *testing.T) {
-	loadCaddyfile(t, exampleSite(t, 1))
+func TestBrowserDemoPage(t *testing.T) { browserDemoPage(t, false) }
+
+// TestBrowserDemoPageLean is the same on the lean path, whose response
+// the module writes itself and ends by closing the connection.
+func TestBrowserDemoPageLean(t *testing.T) { browserDemoPage(t, true) }
+
+func browserDemoPage(t *testing.T, lean bool) {
+	loadCaddyfile(t, exampleSite(t, 1, lean))
 	ctx := startBrowser(t)
 	navCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -249,7 +261,7 @@ func TestBrowserDemoPage(t *testing.T) {
 
 	// Cut 2: a config reload ends the stream; the hub and its history
 	// survive, and the browser resumes after the stream's retry: 3000.
-	loadCaddyfile(t, exampleSite(t, 2))
+	loadCaddyfile(t, exampleSite(t, 2, lean))
 	state = waitPage(t, ctx, "the stream to end on reload", "sseDemo.errors.length === 2", 10*time.Second)
 	away = publishWhileAway(t, []string{
 		`{"channel":"chat","data":"during reload 1"}`,

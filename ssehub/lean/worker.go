@@ -184,8 +184,8 @@ func (c *Conn) finish(reason string, last []byte) {
 	}
 	c.pending = nil
 	c.engine.remove(c)
+	c.sub.Close() // before the close: a client that sees the end is no longer counted
 	_ = c.nc.Close()
-	c.sub.Close()
 	if c.onClose != nil {
 		c.onClose(reason)
 	}
