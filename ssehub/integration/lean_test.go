@@ -368,7 +368,7 @@ http://`+siteAddr+` {
 	// The normal path sends the same headers, save those about framing.
 	_, normalHead, _ := rawSubscribe(t, "/events/news", origin)
 	_, nh := headerOf(t, normalHead)
-	nh.Set("X-Route", "lean route") // the one header only the lean route sets
+	nh.Set("X-Route", "lean route")                                                    // the one header only the lean route sets
 	framing := []string{"Connection", "Date", "Transfer-Encoding", "Content-Encoding"} // encode gzips the normal one
 	names := func(h http.Header) []string {
 		var out []string
