@@ -368,8 +368,9 @@ http://`+siteAddr+` {
 	// The normal path sends the same headers, save those about framing.
 	_, normalHead, _ := rawSubscribe(t, "/events/news", origin)
 	_, nh := headerOf(t, normalHead)
-	nh.Set("X-Route", "lean route")                                                    // the one header only the lean route sets
-	framing := []string{"Connection", "Date", "Transfer-Encoding", "Content-Encoding"} // encode gzips the normal one
+	nh.Set("X-Route", "lean route") // the one header only the lean route sets
+	// Framing headers differ; encode gzips only the normal one.
+	framing := []string{"Connection", "Date", "Transfer-Encoding", "Content-Encoding"}
 	names := func(h http.Header) []string {
 		var out []string
 		for k := range h {
