@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -32,7 +33,11 @@ http://`+siteAddr+` {
 	}
 }
 
-func drainSite(heartbeat string) string {
+func drainSite(heartbeat string, lean bool) string {
+	leanLine := ""
+	if lean {
+		leanLine = "\n\t\tlean"
+	}
 	return `
 http://` + siteAddr + ` {
 	sse_hub /events/* {
@@ -42,21 +47,27 @@ http://` + siteAddr + ` {
 		}
 		reload_drain 2s
 		heartbeat ` + heartbeat + `
-		max_subscribers_per_ip unlimited
+		max_subscribers_per_ip unlimited` + leanLine + `
 	}
 }`
 }
 
 // TestReloadDrainSpreadsClosesAndLosesNothing reloads while 20 streams are
 // open and events keep coming: old streams keep receiving, close spread
-// over the 2s drain window, and each client resuming with its last ID ends
-// up with every event exactly once.
-func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
-	loadCaddyfile(t, drainSite("15s"))
+// over the 2s drain window, each after a closing retry hint, and each
+// client resuming with its last ID ends up with every event exactly once.
+func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) { checkReloadDrain(t, false) }
+
+// checkReloadDrain is TestReloadDrainSpreadsClosesAndLosesNothing on the
+// normal or the lean path.
+func checkReloadDrain(t *testing.T, lean bool) {
+	loadCaddyfile(t, drainSite("15s", lean))
 	const clients = 20
 	streams := make([]*stream, clients)
+	bodies := make([]*recordedBody, clients)
 	for i := range streams {
-		streams[i] = subscribe(t, "/events/news", nil)
+		streams[i], bodies[i] = subscribeRecorded(t, "/events/news", nil)
+		requireLean(t, streams[i], lean)
 	}
 
 	var (
@@ -103,7 +114,7 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 	lastBeforeReload := publishedIDs[len(publishedIDs)-1]
 	mu.Unlock()
 	loading.Lock()
-	loadCaddyfile(t, drainSite("20s"))
+	loadCaddyfile(t, drainSite("20s", lean))
 	loading.Unlock()
 
 	type result struct {
@@ -135,6 +146,7 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 
 	var ends []time.Duration
 	receivedDuringDrain := 0
+	retryHint := []byte("retry: 3000\n\n")
 	for i, r := range results {
 		if r.ended < 0 {
 			t.Fatalf("stream %d did not end within 10s of the reload", i)
@@ -145,6 +157,10 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 				receivedDuringDrain++
 				break
 			}
+		}
+		if b := bodies[i].bytes(); !bytes.HasSuffix(b, retryHint) || bytes.Count(b, []byte("retry: ")) != 2 {
+			t.Errorf("stream %d ended with %q and %d retry hints, want the closing retry hint after the opening one",
+				i, b[max(0, len(b)-40):], bytes.Count(b, []byte("retry: ")))
 		}
 	}
 	slices.Sort(ends)
@@ -169,6 +185,7 @@ func TestReloadDrainSpreadsClosesAndLosesNothing(t *testing.T) {
 		}
 		last := r.events[len(r.events)-1].LastEventID
 		resumed[i] = subscribe(t, "/events/news", http.Header{"Last-Event-Id": {last}})
+		requireLean(t, resumed[i], lean)
 	}
 	close(stop)
 	<-publisherDone
