@@ -66,6 +66,11 @@ func park(t *testing.T, e *Engine, hb *hub.Hub, lifetime time.Duration, setup fu
 
 func parkConn(t *testing.T, e *Engine, hb *hub.Hub, c *Conn, lifetime time.Duration, setup func(*net.TCPConn)) *client {
 	t.Helper()
+	return parkConnWith(t, e, hb, c, lifetime, setup, nil)
+}
+
+func parkConnWith(t *testing.T, e *Engine, hb *hub.Hub, c *Conn, lifetime time.Duration, setup func(*net.TCPConn), wrap func(net.Conn) net.Conn) *client {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +93,9 @@ func parkConn(t *testing.T, e *Engine, hb *hub.Hub, c *Conn, lifetime time.Durat
 		t.Fatal(err)
 	}
 	cl := &client{Conn: cc, ended: make(chan string, 1)}
+	if wrap != nil {
+		sc = wrap(sc)
+	}
 	e.Adopt(c, sc, sub, []byte("HEAD\n"), lifetime, func(reason string) { cl.ended <- reason })
 	return cl
 }
@@ -288,4 +296,43 @@ func TestShutdownClosesEveryStreamAtOnce(t *testing.T) {
 	}
 	e.Wait()
 	t.Logf("shutdown of 4 streams took %v", time.Since(start))
+}
+
+// wrappedConn hides the socket, as a listener wrapper's connection does
+// (PROXY protocol, for one): the engine cannot write it without blocking,
+// so it writes with a short deadline and retries every tick.
+type wrappedConn struct{ net.Conn }
+
+func TestConnWithoutARawSocketIsServedWithShortDeadlines(t *testing.T) {
+	hb := newHub(t)
+	e := newEngine(t, Settings{WriteTimeout: time.Second})
+	wrap := func(sc net.Conn) net.Conn { return wrappedConn{sc} }
+	c := e.Prepare()
+	cl := parkWrapped(t, e, hb, c, wrap, nil)
+	if c.raw != nil {
+		t.Fatal("a wrapped connection got a raw socket")
+	}
+	want := "HEAD\n" + publish(t, hb, "one") + publish(t, hb, "two")
+	if got := cl.readUntil(t, want); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+
+	// A client that stops reading: its writes time out at once, the
+	// rest is retried every tick, and the write timeout drops it.
+	stuck := parkWrapped(t, e, hb, e.Prepare(), wrap, func(c *net.TCPConn) { _ = c.SetWriteBuffer(4096) })
+	_ = stuck.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	payload := strings.Repeat("x", 64<<10)
+	for range 16 {
+		last := publish(t, hb, payload)
+		cl.readUntil(t, last)
+	}
+	if r := stuck.endReason(t); r != "write_error" {
+		t.Fatalf("stuck client's end reason %q, want write_error", r)
+	}
+}
+
+// parkWrapped is parkConn with the server side wrapped before adoption.
+func parkWrapped(t *testing.T, e *Engine, hb *hub.Hub, c *Conn, wrap func(net.Conn) net.Conn, setup func(*net.TCPConn)) *client {
+	t.Helper()
+	return parkConnWith(t, e, hb, c, 0, setup, wrap)
 }
