@@ -145,7 +145,7 @@ func waitOrFail(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // the poll step; the deadline above bounds the wait
 	}
 }
 
