@@ -344,15 +344,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	sub, err := h.hub.Subscribe(req)
 	if err != nil {
-		status := statusOf(err)
-		if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-			h.setRetryAfter(w)
-		}
-		return h.refuse(w, r, status, hub.Reason(err), err)
+		return h.refuseSubscription(w, r, err)
 	}
 	if leanConn != nil {
-		h.serveLean(w, r, repl, hijacker, leanConn, sub, names, client)
-		return nil
+		if h.serveLean(w, r, repl, hijacker, leanConn, sub, names, client) {
+			return nil
+		}
+		// Subscribe again, woken the normal way; same Last-Event-ID, so
+		// the same replay.
+		sub.Close()
+		req.Notify = nil
+		if sub, err = h.hub.Subscribe(req); err != nil {
+			return h.refuseSubscription(w, r, err)
+		}
 	}
 	defer sub.Close()
 
@@ -387,6 +391,15 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, err.Error()+"\n")
 	return nil
+}
+
+// refuseSubscription answers a subscription the hub refused.
+func (h *Handler) refuseSubscription(w http.ResponseWriter, r *http.Request, err error) error {
+	status := statusOf(err)
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		h.setRetryAfter(w)
+	}
+	return h.refuse(w, r, status, hub.Reason(err), err)
 }
 
 // setRetryAfter tells a refused client when to come back: the retry

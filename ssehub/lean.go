@@ -58,15 +58,16 @@ func innermostHijacker(w http.ResponseWriter) http.Hijacker {
 
 // serveLean takes the connection over from net/http, and parks it with
 // its subscription in the lean engine, which writes the response head, the
-// retry hint and then the events. The handler returns at once.
-func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hj http.Hijacker, c *lean.Conn, sub *hub.Subscriber, channels []string, client string) {
-	setStreamHeaders(w.Header())
+// retry hint and then the events. The handler returns at once. It reports
+// false, having written nothing, if net/http would not hand the
+// connection over.
+func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hj http.Hijacker, c *lean.Conn, sub *hub.Subscriber, channels []string, client string) bool {
 	nc, _, err := hj.Hijack() // net/http's buffered reader is dropped: a stream reads nothing more
 	if err != nil {
-		sub.Close()
-		h.logger.Debug("lean path: taking over the connection failed", zap.Error(err))
-		return
+		h.logger.Debug("lean path: taking over the connection failed; streaming it the normal way", zap.Error(err))
+		return false
 	}
+	setStreamHeaders(w.Header())
 	// Every wrapper sees the head go out as on the normal path: the header
 	// directive applies its deferred operations, the access log records
 	// 200. net/http, beneath them, writes nothing on a hijacked connection
@@ -89,6 +90,7 @@ func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.
 		}
 	}
 	h.lean.Adopt(c, nc, sub, head, lifetime, onClose)
+	return true
 }
 
 // leanHead is the response head of a lean stream: the headers earlier
@@ -103,7 +105,7 @@ func leanHead(hdr http.Header) []byte {
 	if _, ok := hdr["Date"]; !ok {
 		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
-	for k, vs := range hdr { // as net/http does: drop what it would refuse to send
+	for k, vs := range hdr { // stricter than net/http, which turns CR/LF in a value into spaces: drop it
 		if !httpguts.ValidHeaderFieldName(k) {
 			delete(hdr, k)
 			continue

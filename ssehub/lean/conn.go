@@ -28,9 +28,11 @@ type Conn struct {
 
 	// Set by Adopt before the worker first sees the connection.
 	nc      net.Conn
-	raw     syscall.RawConn // nil: written with short deadlines instead
+	raw     syscall.RawConn // nil: written by a dedicated worker, blocking
 	sub     *hub.Subscriber
 	onClose func(reason string)
+	polled  bool          // the poller watches the socket
+	quit    chan struct{} // closed when a dedicated worker's connection finishes
 
 	queued atomic.Bool   // in its worker's queue (or not adopted yet)
 	flags  atomic.Uint32 // pending requests, see flag*

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
@@ -89,7 +88,7 @@ func (e *Engine) Prepare() *Conn {
 func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, lifetime time.Duration, onClose func(reason string)) {
 	c.nc, c.sub, c.onClose = nc, sub, onClose
 	c.pending = head
-	if sc, ok := nc.(syscall.Conn); ok && rawSupported {
+	if sc := socketOf(nc); sc != nil && rawSupported {
 		c.raw, _ = sc.SyscallConn()
 	}
 	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines do not apply any more
@@ -100,9 +99,15 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	if lifetime > 0 {
 		c.expires = now + int64(lifetime)
 	}
+	if e.poller != nil && c.raw != nil {
+		c.polled = e.poller.add(c) // before the ticker can see c; events wait for queued
+	}
 	e.mu.Lock()
 	if e.stopped {
 		e.mu.Unlock()
+		if c.polled {
+			e.poller.remove(c)
+		}
 		e.closeUnparked(c)
 		return
 	}
@@ -113,8 +118,12 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	}
 	shutdown := e.shutdown
 	e.mu.Unlock()
-	if e.poller != nil && c.raw != nil {
-		e.poller.add(c)
+	// The engine cannot stop now until c is removed, so its WaitGroup is
+	// still counting.
+	if c.raw == nil {
+		// Its writes block, so it must not share a worker.
+		c.worker, c.quit = newWorker(e.settings.Retry), make(chan struct{})
+		e.wg.Go(func() { c.worker.run(e.stop, c.quit) })
 	}
 	c.queued.Store(false)
 	if shutdown {
@@ -180,7 +189,7 @@ func (e *Engine) Shutdown(timeout time.Duration) {
 
 // remove takes a closed connection out of the engine.
 func (e *Engine) remove(c *Conn) {
-	if e.poller != nil && c.raw != nil {
+	if c.polled {
 		e.poller.remove(c)
 	}
 	e.mu.Lock()
@@ -211,7 +220,7 @@ func (e *Engine) run() {
 		e.wg.Go(func() { p.run(e.stop) })
 	}
 	for _, w := range e.workers {
-		e.wg.Go(func() { w.run(e.stop) })
+		e.wg.Go(func() { w.run(e.stop, nil) })
 	}
 	e.wg.Go(e.tickLoop)
 }
@@ -249,7 +258,7 @@ func (e *Engine) tickOnce(now int64) {
 		if b := c.blockedSince.Load(); b != 0 {
 			if now-b > timeout {
 				f |= flagTimeout
-			} else if e.poller == nil || c.raw == nil {
+			} else if !c.polled {
 				c.Notify() // no writability events: retry every tick
 			}
 		}

@@ -298,36 +298,77 @@ func TestShutdownClosesEveryStreamAtOnce(t *testing.T) {
 	t.Logf("shutdown of 4 streams took %v", time.Since(start))
 }
 
-// wrappedConn hides the socket, as a listener wrapper's connection does
-// (PROXY protocol, for one): the engine cannot write it without blocking,
-// so it writes with a short deadline and retries every tick.
+// wrappedConn hides the socket, as a listener wrapper's connection may:
+// the engine cannot write it without blocking, so it gets a worker of its
+// own that blocks, up to the write timeout.
 type wrappedConn struct{ net.Conn }
 
-func TestConnWithoutARawSocketIsServedWithShortDeadlines(t *testing.T) {
+// proxyConn wraps like the PROXY protocol's listener wrapper, whose Raw
+// method gives the socket back.
+type proxyConn struct{ net.Conn }
+
+func (p proxyConn) Raw() net.Conn { return p.Conn }
+
+func TestWrappedConnections(t *testing.T) {
 	hb := newHub(t)
 	e := newEngine(t, Settings{WriteTimeout: time.Second})
-	wrap := func(sc net.Conn) net.Conn { return wrappedConn{sc} }
+
 	c := e.Prepare()
-	cl := parkWrapped(t, e, hb, c, wrap, nil)
-	if c.raw != nil {
-		t.Fatal("a wrapped connection got a raw socket")
-	}
-	want := "HEAD\n" + publish(t, hb, "one") + publish(t, hb, "two")
-	if got := cl.readUntil(t, want); got != want {
-		t.Fatalf("got %q, want %q", got, want)
+	proxied := parkWrapped(t, e, hb, c, func(sc net.Conn) net.Conn { return proxyConn{sc} }, nil)
+	if c.raw == nil || !c.polled {
+		t.Fatal("a PROXY-protocol connection is not written through its socket")
 	}
 
-	// A client that stops reading: its writes time out at once, the
-	// rest is retried every tick, and the write timeout drops it.
-	stuck := parkWrapped(t, e, hb, e.Prepare(), wrap, func(c *net.TCPConn) { _ = c.SetWriteBuffer(4096) })
+	opaque := e.Prepare()
+	shared := opaque.worker
+	cl := parkWrapped(t, e, hb, opaque, func(sc net.Conn) net.Conn { return wrappedConn{sc} }, nil)
+	if opaque.raw != nil || opaque.worker == shared {
+		t.Fatal("an opaque connection shares a worker")
+	}
+	one, two := publish(t, hb, "one"), publish(t, hb, "two")
+	for _, got := range []string{cl.readUntil(t, "HEAD\n"+one+two), proxied.readUntil(t, "HEAD\n"+one+two)} {
+		if got != "HEAD\n"+one+two {
+			t.Fatalf("got %q", got)
+		}
+	}
+
+	// A stuck opaque client blocks only its own worker; the write timeout
+	// drops it.
+	stuck := parkWrapped(t, e, hb, e.Prepare(), func(sc net.Conn) net.Conn { return wrappedConn{sc} },
+		func(c *net.TCPConn) { _ = c.SetWriteBuffer(4096) })
 	_ = stuck.Conn.(*net.TCPConn).SetReadBuffer(4096)
 	payload := strings.Repeat("x", 64<<10)
 	for range 16 {
 		last := publish(t, hb, payload)
 		cl.readUntil(t, last)
+		proxied.readUntil(t, last)
 	}
 	if r := stuck.endReason(t); r != "write_error" {
 		t.Fatalf("stuck client's end reason %q, want write_error", r)
+	}
+	cl.Close()
+	proxied.Close()
+	if r := proxied.endReason(t); r != "client_gone" {
+		t.Fatalf("a PROXY-protocol client that left ended with %q, want client_gone (noticed by the poller)", r)
+	}
+}
+
+// Events published before a channel is closed reach the client before the
+// closed event, which tells it not to come back for them.
+func TestEventsBeforeAChannelCloseAreNotLost(t *testing.T) {
+	hb := newHub(t)
+	e := newEngine(t, Settings{})
+	for range 20 {
+		cl := park(t, e, hb, 0, nil)
+		cl.readUntil(t, "HEAD\n")
+		last := publish(t, hb, "final words")
+		if err := hb.CloseChannel("news"); err != nil {
+			t.Fatal(err)
+		}
+		got := cl.readToEOF(t)
+		if i, j := strings.Index(got, last), strings.Index(got, hub.ClosedEvent); i < 0 || j < i {
+			t.Fatalf("the stream ended with %q: want the last event before the closed event", got)
+		}
 	}
 }
 

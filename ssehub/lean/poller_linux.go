@@ -29,14 +29,23 @@ func newPoller() (*poller, error) {
 	return &poller{epfd: epfd, byID: make(map[uint64]*Conn)}, nil
 }
 
-func (p *poller) add(c *Conn) {
+// add watches c's socket; it reports false if it could not, and then the
+// ticker retries c's pending writes instead.
+func (p *poller) add(c *Conn) bool {
 	p.mu.Lock()
 	p.byID[c.id] = c
 	p.mu.Unlock()
 	ev := syscall.EpollEvent{Events: epollEvents, Fd: int32(uint32(c.id)), Pad: int32(uint32(c.id >> 32))}
-	_ = c.raw.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
+	var err error
+	if cerr := c.raw.Control(func(fd uintptr) {
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	}); cerr != nil || err != nil {
+		p.mu.Lock()
+		delete(p.byID, c.id)
+		p.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 // remove is called before the socket is closed.

@@ -11,6 +11,6 @@ type poller struct{}
 
 func newPoller() (*poller, error) { return nil, errors.New("no poller on this platform") }
 
-func (*poller) add(*Conn)                {}
+func (*poller) add(*Conn) bool           { return false }
 func (*poller) remove(*Conn)             {}
 func (*poller) run(stop <-chan struct{}) {}

@@ -48,11 +48,15 @@ func (w *worker) push(c *Conn) {
 	}
 }
 
-func (w *worker) run(stop <-chan struct{}) {
+// run serves queued connections until stop (the engine's) or quit (a
+// dedicated worker's connection has finished) is closed.
+func (w *worker) run(stop, quit <-chan struct{}) {
 	for {
 		select {
 		case <-w.signal:
 		case <-stop:
+			return
+		case <-quit:
 			return
 		}
 		for {
@@ -79,8 +83,13 @@ func (w *worker) run(stop <-chan struct{}) {
 	}
 }
 
+// chunksPerTurn bounds what one connection gets written per turn, so a
+// long replay to a fast client does not hold up the worker's others: it
+// goes to the back of the queue after this many chunks.
+const chunksPerTurn = 4
+
 // serve does what c is waiting for: ends it if asked to, writes what an
-// earlier write left, then every event available.
+// earlier write left, then the events available.
 func (w *worker) serve(c *Conn) {
 	if c.closed {
 		return
@@ -96,29 +105,29 @@ func (w *worker) serve(c *Conn) {
 	case flags&flagTimeout != 0:
 		c.finish("write_error", nil)
 		return
-	case flags&flagDrain != 0:
-		c.finish("reload_drain", w.retry)
-		return
-	case flags&flagLifetime != 0:
-		c.finish("max_lifetime", w.retry)
+	case flags&(flagDrain|flagLifetime) != 0:
+		reason := "reload_drain"
+		if flags&flagDrain == 0 {
+			reason = "max_lifetime"
+		}
+		c.flush() // the head or a cut frame first, if the socket takes it
+		c.finish(reason, w.retry)
 		return
 	}
 	if !c.flush() {
 		return
 	}
-	select {
-	case <-c.sub.Done():
-		c.finish("closed_by_hub", c.sub.EndFrame())
-		return
-	default:
-	}
-	for {
+	// Noted before reading, so what was published before the hub ended
+	// the subscription goes out ahead of the closing frame, as on the
+	// normal path.
+	ended := isDone(c.sub)
+	for chunks := 1; ; chunks++ {
 		buf, more, err := c.sub.Next(w.buf[:0], writeChunk)
 		if cap(buf) <= 4*writeChunk { // a buffer grown by a huge event is dropped
 			w.buf = buf[:0]
 		}
 		if errors.Is(err, hub.ErrSlowConsumer) {
-			c.finish("slow_consumer", nil)
+			c.finish("slow_consumer", buf) // with the notices Next added, as the normal path writes them
 			return
 		}
 		if !c.send(buf) {
@@ -127,9 +136,26 @@ func (w *worker) serve(c *Conn) {
 		if !more {
 			break
 		}
+		if chunks == chunksPerTurn {
+			c.Notify()
+			return
+		}
+	}
+	if ended {
+		c.finish("closed_by_hub", c.sub.EndFrame())
+		return
 	}
 	if flags&flagHeartbeat != 0 {
 		c.send(hub.Heartbeat)
+	}
+}
+
+func isDone(sub *hub.Subscriber) bool {
+	select {
+	case <-sub.Done():
+		return true
+	default:
+		return false
 	}
 }
 
@@ -165,6 +191,7 @@ func (c *Conn) flush() bool {
 	}
 	if n < len(c.pending) {
 		c.pending = c.pending[n:]
+		c.blockedSince.CompareAndSwap(0, time.Now().UnixNano())
 		return false
 	}
 	c.pending = nil
@@ -186,6 +213,9 @@ func (c *Conn) finish(reason string, last []byte) {
 	c.engine.remove(c)
 	c.sub.Close() // before the close: a client that sees the end is no longer counted
 	_ = c.nc.Close()
+	if c.quit != nil {
+		close(c.quit)
+	}
 	if c.onClose != nil {
 		c.onClose(reason)
 	}

@@ -1,26 +1,38 @@
 package lean
 
 import (
-	"errors"
-	"os"
+	"net"
+	"syscall"
 	"time"
 )
 
-// shortDeadline bounds a write to a connection without a raw socket (one
-// wrapped by a listener wrapper), so a stuck client stalls its worker no
-// longer than this per attempt.
-const shortDeadline = 2 * time.Millisecond
-
 // writeSome writes what the socket takes now. n < len(b) with a nil error
 // means the socket is full: keep the rest and try again when writable.
+//
+// A connection without a raw socket has a worker of its own, so it
+// blocks, up to the write timeout, like a normal-path stream.
 func (c *Conn) writeSome(b []byte) (int, error) {
 	if c.raw != nil {
 		return c.worker.raw.write(c.raw, b)
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(shortDeadline))
-	n, err := c.nc.Write(b)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, nil
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.engine.settings.WriteTimeout))
+	return c.nc.Write(b)
+}
+
+// socketOf returns the socket beneath nc, looking through listener
+// wrappers whose writes go straight to the connection they wrap (the PROXY
+// protocol's, whose header has been read with the request), or nil.
+// Never through TLS: its bytes are not the stream's.
+func socketOf(nc net.Conn) syscall.Conn {
+	for range 8 {
+		if sc, ok := nc.(syscall.Conn); ok {
+			return sc
+		}
+		u, ok := nc.(interface{ Raw() net.Conn }) // github.com/pires/go-proxyproto
+		if !ok {
+			return nil
+		}
+		nc = u.Raw()
 	}
-	return n, err
+	return nil
 }
