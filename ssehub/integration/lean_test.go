@@ -9,14 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -743,85 +741,7 @@ func TestLeanMaxLifetimeEndsWithRetryHint(t *testing.T) {
 // TestLeanShutdownEndsStreamsPromptly is TestShutdownEndsStreamsPromptly
 // with lean streams: Caddy, its own process, exits within about a second
 // of SIGTERM and the streams end.
-func TestLeanShutdownEndsStreamsPromptly(t *testing.T) {
-	dir := t.TempDir()
-	bin := caddyBinary(t)
-	admin, site := shiftedAddrs(4)
-	caddyfile := filepath.Join(dir, "Caddyfile")
-	config := fmt.Sprintf(`{
-	admin %s
-	persist_config off
-	auto_https off
-}
-http://%s {
-	sse_hub /events/* {
-		lean
-	}
-}
-`, admin, site)
-	if err := os.WriteFile(caddyfile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", caddyfile)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second}}
-	var streams []*http.Response
-	waitFor(t, "the Caddy process to serve", 30*time.Second, func() bool {
-		resp, err := client.Get("http://" + site + "/events/news")
-		if err != nil {
-			return false
-		}
-		streams = append(streams, resp)
-		return true
-	})
-	for range 4 {
-		resp, err := client.Get("http://" + site + "/events/news")
-		if err != nil {
-			t.Fatal(err)
-		}
-		streams = append(streams, resp)
-	}
-	ended := make(chan int, len(streams))
-	for i, resp := range streams {
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !wentLean(resp) {
-			t.Fatalf("stream %d: %d, Transfer-Encoding %v: not a lean stream", i, resp.StatusCode, resp.TransferEncoding)
-		}
-		go func() {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			ended <- i
-		}()
-	}
-
-	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-		took := time.Since(start)
-		t.Logf("Caddy exited %v after SIGTERM with %d open lean streams", took, len(streams))
-		if took > 3*time.Second {
-			t.Errorf("exit took %v with open lean streams, want about a second", took)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Caddy still running 15s after SIGTERM: open lean streams hang the shutdown")
-	}
-	for range streams {
-		select {
-		case <-ended:
-		case <-time.After(5 * time.Second):
-			t.Fatal("a lean stream was still open 5s after Caddy exited")
-		}
-	}
-}
+func TestLeanShutdownEndsStreamsPromptly(t *testing.T) { checkShutdown(t, 4, true) }
 
 // openFDs counts this process's open file descriptors (Caddy runs in it),
 // or -1 where /proc is missing.

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -211,20 +212,31 @@ func checkReloadDrain(t *testing.T, lean bool) {
 // SIGTERM exits the process) with open streams and no grace_period, where
 // Caddy waits for handlers forever: it must still exit within about a
 // second.
-func TestShutdownEndsStreamsPromptly(t *testing.T) {
+func TestShutdownEndsStreamsPromptly(t *testing.T) { checkShutdown(t, 2, false) }
+
+// checkShutdown is TestShutdownEndsStreamsPromptly on the normal or the
+// lean path, with Caddy at shiftedAddrs(shift): the process exits about
+// as fast, and every stream ends.
+func checkShutdown(t *testing.T, shift int, lean bool) {
 	dir := t.TempDir()
 	bin := caddyBinary(t)
-	admin, site := shiftedAddrs(2)
+	admin, site := shiftedAddrs(shift)
 	caddyfile := filepath.Join(dir, "Caddyfile")
+	leanLine := ""
+	if lean {
+		leanLine = "lean"
+	}
 	config := fmt.Sprintf(`{
 	admin %s
 	persist_config off
 	auto_https off
 }
 http://%s {
-	sse_hub /events/*
+	sse_hub /events/* {
+		%s
+	}
 }
-`, admin, site)
+`, admin, site, leanLine)
 	if err := os.WriteFile(caddyfile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -235,13 +247,12 @@ http://%s {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-	})
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
+	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 10 * time.Second}}
 	var streams []*http.Response
 	waitFor(t, "the Caddy process to serve", 30*time.Second, func() bool {
-		resp, err := http.Get("http://" + site + "/events/news")
+		resp, err := client.Get("http://" + site + "/events/news")
 		if err != nil {
 			return false
 		}
@@ -249,14 +260,22 @@ http://%s {
 		return true
 	})
 	for range 4 {
-		resp, err := http.Get("http://" + site + "/events/news")
+		resp, err := client.Get("http://" + site + "/events/news")
 		if err != nil {
 			t.Fatal(err)
 		}
 		streams = append(streams, resp)
 	}
-	for _, resp := range streams {
+	ended := make(chan int, len(streams))
+	for i, resp := range streams {
 		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || wentLean(resp) != lean {
+			t.Fatalf("stream %d: %d, Transfer-Encoding %v: lean = %v, want %v", i, resp.StatusCode, resp.TransferEncoding, wentLean(resp), lean)
+		}
+		go func() {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			ended <- i
+		}()
 	}
 
 	start := time.Now()
@@ -266,12 +285,19 @@ http://%s {
 	select {
 	case <-exited:
 		took := time.Since(start)
-		t.Logf("Caddy exited %v after SIGTERM with %d open streams", took, len(streams))
+		t.Logf("Caddy exited %v after SIGTERM with %d open streams (lean %v)", took, len(streams), lean)
 		if took > 3*time.Second { // about a second; slack for a loaded machine
 			t.Errorf("exit took %v with open streams, want about a second", took)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Caddy still running 15s after SIGTERM: open streams hang the shutdown")
+	}
+	for range streams {
+		select {
+		case <-ended:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a stream was still open 5s after Caddy exited")
+		}
 	}
 }
 
