@@ -11,6 +11,10 @@ import (
 	"github.com/ssehub/sse_hub/ssehub/hub"
 )
 
+// nextConnID numbers connections across engines, so an ID in an epoll
+// event can never name another engine's connection.
+var nextConnID atomic.Uint64
+
 // tick is how often the ticker looks at every connection: the resolution
 // of heartbeats, lifetimes, write timeouts and the drain.
 const tick = 100 * time.Millisecond
@@ -35,7 +39,6 @@ type Engine struct {
 	workers  []*worker
 	poller   *poller // nil where the platform has none
 
-	nextID atomic.Uint64
 	start  sync.Once
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -75,7 +78,7 @@ func (e *Engine) Prepare() *Conn {
 	if closing {
 		return nil
 	}
-	id := e.nextID.Add(1)
+	id := nextConnID.Add(1)
 	c := &Conn{engine: e, id: id, worker: e.workers[id%uint64(len(e.workers))]}
 	c.queued.Store(true) // wakes before Adopt are covered by Adopt's own
 	return c
@@ -99,17 +102,16 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	if lifetime > 0 {
 		c.expires = now + int64(lifetime)
 	}
-	if e.poller != nil && c.raw != nil {
-		c.polled = e.poller.add(c) // before the ticker can see c; events wait for queued
-	}
 	e.mu.Lock()
 	if e.stopped {
 		e.mu.Unlock()
-		if c.polled {
-			e.poller.remove(c)
-		}
 		e.closeUnparked(c)
 		return
+	}
+	if e.poller != nil && c.raw != nil {
+		// Under the lock: the ticker reads polled, and a stopped engine's
+		// epoll fd is closed. Events before Adopt's end wait for queued.
+		c.polled = e.poller.add(c)
 	}
 	c.slot = len(e.conns)
 	e.conns = append(e.conns, c)
