@@ -39,9 +39,9 @@ type Engine struct {
 	workers  []*worker
 	poller   *poller // nil where the platform has none
 
-	start  sync.Once
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	start sync.Once
+	stop  chan struct{}
+	wg    sync.WaitGroup
 
 	mu       sync.Mutex
 	conns    []*Conn

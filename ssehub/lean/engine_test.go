@@ -377,3 +377,16 @@ func parkWrapped(t *testing.T, e *Engine, hb *hub.Hub, c *Conn, wrap func(net.Co
 	t.Helper()
 	return parkConnWith(t, e, hb, c, 0, setup, wrap)
 }
+
+// A write deadline someone sets on the socket after the hand-over (a
+// wrapper finishing its request) must not end the stream.
+func TestStaleWriteDeadlineIsCleared(t *testing.T) {
+	hb := newHub(t)
+	e := newEngine(t, Settings{})
+	var server net.Conn
+	cl := park(t, e, hb, 0, func(c *net.TCPConn) { server = c })
+	cl.readUntil(t, "HEAD\n")
+	_ = server.SetWriteDeadline(time.Now().Add(-time.Second))
+	want := publish(t, hb, "after the deadline")
+	cl.readUntil(t, want)
+}

@@ -1,7 +1,9 @@
 package lean
 
 import (
+	"errors"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -13,7 +15,15 @@ import (
 // blocks, up to the write timeout, like a normal-path stream.
 func (c *Conn) writeSome(b []byte) (int, error) {
 	if c.raw != nil {
-		return c.worker.raw.write(c.raw, b)
+		n, err := c.worker.raw.write(c.raw, b)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// A write deadline set on the socket after the hand-over (by
+			// a wrapper finishing its request) is none of ours: lean
+			// writes never wait.
+			_ = c.nc.SetWriteDeadline(time.Time{})
+			n, err = c.worker.raw.write(c.raw, b)
+		}
+		return n, err
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.engine.settings.WriteTimeout))
 	return c.nc.Write(b)
