@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssehub/sse_hub/ssehub/hub"
 	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
@@ -907,4 +908,37 @@ http://`+siteAddr+` {
 	}
 	t.Logf("access log entry of a lean stream: status %d, size %d, duration %vs", entry.Status, entry.Size, entry.Duration)
 	s.close()
+}
+
+// TestLeanStreamOutlivesServerTimeouts: net/http and Caddy set deadlines
+// on a connection for the request (timeouts write, write_idle, read_*);
+// a lean stream owns its connection after the hand-over and must live on
+// past all of them.
+func TestLeanStreamOutlivesServerTimeouts(t *testing.T) {
+	loadCaddyfileWithGlobals(t, []string{`	servers {
+		timeouts {
+			read_body 1s
+			read_header 1s
+			write 1s
+			write_idle 1s
+			idle 1s
+		}
+	}`}, `
+http://`+siteAddr+` {
+	sse_hub /lean/* {
+		hub leantimeouts
+		lean
+		heartbeat 300ms
+	}
+}`)
+	s, body := subscribeRecorded(t, "/lean/news", nil)
+	requireLean(t, s, true)
+	start := time.Now()
+	waitFor(t, "heartbeats past every server timeout", 15*time.Second, func() bool {
+		return bytes.Count(body.bytes(), hub.Heartbeat) >= 10 && time.Since(start) > 2500*time.Millisecond
+	})
+	p := publishJSON(t, `{"hub":"leantimeouts","channel":"news","data":"still here"}`)
+	if ev := s.next(t); ev.LastEventID != p.ID || ev.Data != "still here" {
+		t.Fatalf("after %v: got %+v", time.Since(start), ev)
+	}
 }
