@@ -43,6 +43,7 @@ type Conn struct {
 
 	// Worker-owned.
 	pending []byte // bytes taken from the hub that the socket has not taken yet
+	ending  string // why the stream ends once pending is out; "" while it goes on
 	closed  bool
 
 	// Ticker-owned, under engine.mu.

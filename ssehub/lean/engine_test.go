@@ -110,7 +110,7 @@ func (c *client) readUntil(t *testing.T, want string) string {
 		n, err := c.Read(buf)
 		got = append(got, buf[:n]...)
 		if err != nil {
-			t.Fatalf("reading: %v; have %q, want %q in it", err, got, want)
+			t.Fatalf("reading: %v; have %d bytes ending %q, want %.80q in it", err, len(got), tail(got), want)
 		}
 	}
 	return string(got)
@@ -122,10 +122,13 @@ func (c *client) readToEOF(t *testing.T) string {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	b, err := io.ReadAll(c)
 	if err != nil {
-		t.Fatalf("reading to the end: %v (have %q)", err, b)
+		t.Fatalf("reading to the end: %v (have %d bytes ending %q)", err, len(b), tail(b))
 	}
 	return string(b)
 }
+
+// tail is the end of b, for failure messages.
+func tail(b []byte) string { return string(b[max(0, len(b)-120):]) }
 
 func (c *client) endReason(t *testing.T) string {
 	t.Helper()
@@ -389,4 +392,35 @@ func TestStaleWriteDeadlineIsCleared(t *testing.T) {
 	_ = server.SetWriteDeadline(time.Now().Add(-time.Second))
 	want := publish(t, hb, "after the deadline")
 	cl.readUntil(t, want)
+}
+
+// The closing frame waits for a full socket, as a blocking write would on
+// the normal path: a client that is behind when its channel closes still
+// gets every event and then the closed event.
+func TestClosingFrameWaitsForAFullSocket(t *testing.T) {
+	hb := newHub(t)
+	e := newEngine(t, Settings{})
+	small := func(c *net.TCPConn) { _ = c.SetWriteBuffer(4096) }
+	c := e.Prepare()
+	// Only the server's buffer is made small: a tiny receive buffer on
+	// loopback stalls TCP itself (window updates wait for the persist
+	// timer).
+	cl := parkConn(t, e, hb, c, 0, small)
+	cl.readUntil(t, "HEAD\n")
+	payload := strings.Repeat("y", 16<<10)
+	var last string
+	for range 64 { // 1 MiB: more than the two socket buffers hold
+		last = publish(t, hb, payload)
+	}
+	waitOrFail(t, "the socket to fill", func() bool { return c.blockedSince.Load() != 0 })
+	if err := hb.CloseChannel("news"); err != nil {
+		t.Fatal(err)
+	}
+	got := cl.readToEOF(t)
+	if i, j := strings.Index(got, last), strings.Index(got, "event: "+hub.ClosedEvent+"\n"); i < 0 || j < i {
+		t.Fatalf("the stream (%d bytes) does not end with the last event, then the closed event", len(got))
+	}
+	if r := cl.endReason(t); r != "closed_by_hub" {
+		t.Fatalf("end reason %q, want closed_by_hub", r)
+	}
 }

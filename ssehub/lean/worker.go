@@ -97,21 +97,24 @@ func (w *worker) serve(c *Conn) {
 	flags := c.flags.Swap(0)
 	switch {
 	case flags&flagShutdown != 0:
-		c.finish("shutdown", nil)
+		c.close("shutdown")
 		return
 	case flags&flagPeerGone != 0:
-		c.finish("client_gone", nil)
+		c.close("client_gone")
 		return
 	case flags&flagTimeout != 0:
-		c.finish("write_error", nil)
+		c.close("write_error")
 		return
-	case flags&(flagDrain|flagLifetime) != 0:
-		reason := "reload_drain"
-		if flags&flagDrain == 0 {
-			reason = "max_lifetime"
+	case c.ending != "":
+		if c.flush() {
+			c.close(c.ending)
 		}
-		c.flush() // the head or a cut frame first, if the socket takes it
-		c.finish(reason, w.retry)
+		return
+	case flags&flagDrain != 0:
+		c.end("reload_drain", w.retry)
+		return
+	case flags&flagLifetime != 0:
+		c.end("max_lifetime", w.retry)
 		return
 	}
 	if !c.flush() {
@@ -127,7 +130,7 @@ func (w *worker) serve(c *Conn) {
 			w.buf = buf[:0]
 		}
 		if errors.Is(err, hub.ErrSlowConsumer) {
-			c.finish("slow_consumer", buf) // with the notices Next added, as the normal path writes them
+			c.end("slow_consumer", buf) // with the notices Next added, as the normal path writes them
 			return
 		}
 		if !c.send(buf) {
@@ -142,7 +145,7 @@ func (w *worker) serve(c *Conn) {
 		}
 	}
 	if ended {
-		c.finish("closed_by_hub", c.sub.EndFrame())
+		c.end("closed_by_hub", c.sub.EndFrame())
 		return
 	}
 	if flags&flagHeartbeat != 0 {
@@ -167,7 +170,7 @@ func (c *Conn) send(b []byte) bool {
 	}
 	n, err := c.writeSome(b)
 	if err != nil {
-		c.finish("write_error", nil)
+		c.close("write_error")
 		return false
 	}
 	if n < len(b) {
@@ -186,7 +189,7 @@ func (c *Conn) flush() bool {
 	}
 	n, err := c.writeSome(c.pending)
 	if err != nil {
-		c.finish("write_error", nil)
+		c.close("write_error")
 		return false
 	}
 	if n < len(c.pending) {
@@ -199,16 +202,23 @@ func (c *Conn) flush() bool {
 	return true
 }
 
-// finish ends the stream: a last frame if the socket takes it at once,
-// then the socket is closed and the subscription and engine let go of it.
-func (c *Conn) finish(reason string, last []byte) {
+// end ends the stream once what is pending and last have gone out, as
+// the normal path does with a blocking write: at once if the socket takes
+// them, otherwise when it becomes writable, or at the write timeout.
+func (c *Conn) end(reason string, last []byte) {
+	c.ending = reason
+	c.pending = append(c.pending, last...)
+	if c.flush() {
+		c.close(reason)
+	}
+}
+
+// close closes the socket and lets go of the subscription.
+func (c *Conn) close(reason string) {
 	if c.closed {
 		return
 	}
 	c.closed = true
-	if len(last) > 0 && len(c.pending) == 0 {
-		_, _ = c.writeSome(last)
-	}
 	c.pending = nil
 	c.engine.remove(c)
 	c.sub.Close() // before the close: a client that sees the end is no longer counted
