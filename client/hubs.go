@@ -25,7 +25,9 @@ type HubInfo struct {
 
 // HubTotals are a hub's running totals; they survive config reloads.
 type HubTotals struct {
-	Subscribers     int               `json:"subscribers"`
+	Subscribers int `json:"subscribers"`
+	// LeanSubscribers are the streams among Subscribers on the lean path.
+	LeanSubscribers int               `json:"lean_subscribers"`
 	Accepted        uint64            `json:"accepted"`
 	Published       uint64            `json:"published"`
 	Delivered       uint64            `json:"delivered"`

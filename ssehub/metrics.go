@@ -70,7 +70,7 @@ func countPublishError(hubName, reason string) {
 
 // hubCollector exports every live hub's totals at scrape time.
 type hubCollector struct {
-	subscribers, channels, history           *prometheus.Desc
+	subscribers, lean, channels, history     *prometheus.Desc
 	channelSubscribers, channelHistory       *prometheus.Desc
 	accepted, published, delivered, replayed *prometheus.Desc
 	bytes, slow, skipped, gaps, delay        *prometheus.Desc
@@ -83,6 +83,7 @@ func newHubCollector() *hubCollector {
 	}
 	return &hubCollector{
 		subscribers:        d("subscribers", "Open streams.", "hub"),
+		lean:               d("lean_subscribers", "Open streams on the lean path (parked connections); sse_hub_subscribers includes them.", "hub"),
 		channels:           d("channels", "Channels, by kind (declared or on_demand).", "hub", "kind"),
 		history:            d("history_events", "Events held in history across the hub's channels.", "hub"),
 		channelSubscribers: d("channel_subscribers", "Open streams of a declared channel.", "hub", "channel"),
@@ -102,7 +103,7 @@ func newHubCollector() *hubCollector {
 
 // Describe implements prometheus.Collector.
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.subscribers, c.channels, c.history, c.channelSubscribers, c.channelHistory,
+	for _, d := range []*prometheus.Desc{c.subscribers, c.lean, c.channels, c.history, c.channelSubscribers, c.channelHistory,
 		c.accepted, c.published, c.delivered, c.replayed, c.bytes, c.slow, c.skipped, c.gaps, c.delay, c.backendUp} {
 		ch <- d
 	}
@@ -126,6 +127,7 @@ func (c *hubCollector) collectHub(ch chan<- prometheus.Metric, hb *hub.Hub) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(c.subscribers, float64(st.Subscribers), name)
+	gauge(c.lean, float64(st.LeanSubscribers), name)
 	if attached, up := hb.BackendState(); attached {
 		v := 0.0
 		if up {

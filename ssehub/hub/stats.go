@@ -34,6 +34,7 @@ type hubStats struct {
 	slowDisconnects atomic.Uint64
 	skipped         atomic.Uint64
 	gaps            [len(gapReasons)]atomic.Uint64
+	lean            atomic.Int64 // open subscriptions woken through a Notify function
 }
 
 var gapReasons = [...]string{GapExpired, GapUnknownID, GapSkipped}
@@ -60,7 +61,10 @@ func (sh *deliveryShard) observeDelay(d time.Duration) {
 // Stats is a snapshot of a hub's running totals, for metrics and the admin
 // API. Counters only grow while the hub lives.
 type Stats struct {
-	Subscribers     int               `json:"subscribers"`
+	Subscribers int `json:"subscribers"`
+	// LeanSubscribers are the open subscriptions woken through a Notify
+	// function: the HTTP layer's lean path. Subscribers includes them.
+	LeanSubscribers int               `json:"lean_subscribers"`
 	Accepted        uint64            `json:"accepted"`
 	Published       uint64            `json:"published"`
 	Delivered       uint64            `json:"delivered"`
@@ -81,6 +85,7 @@ func (h *Hub) Stats() Stats {
 	st := &h.stats
 	s := Stats{
 		Subscribers:     h.Subscribers(),
+		LeanSubscribers: int(st.lean.Load()),
 		Accepted:        st.accepted.Load(),
 		Published:       st.published.Load(),
 		SlowDisconnects: st.slowDisconnects.Load(),

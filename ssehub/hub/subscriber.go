@@ -156,6 +156,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	if err := h.admit(req.Client); err != nil {
 		return nil, err
 	}
+	if s.notifyFn != nil {
+		h.stats.lean.Add(1) // Close takes it off
+	}
 	known := req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume)
 	if remote != nil {
 		known = !remote.unknown
@@ -294,6 +297,9 @@ func (s *Subscriber) Close() {
 			c.ch.mu.Unlock()
 		}
 		s.hub.release(s.client)
+		if s.notifyFn != nil {
+			s.hub.stats.lean.Add(-1)
+		}
 		s.end(EndNone, "")
 	})
 }

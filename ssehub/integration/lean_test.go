@@ -942,3 +942,48 @@ http://`+siteAddr+` {
 		t.Fatalf("after %v: got %+v", time.Since(start), ev)
 	}
 }
+
+// TestLeanStreamsAreCounted: the hub's totals and /metrics tell lean
+// streams from the others.
+func TestLeanStreamsAreCounted(t *testing.T) {
+	loadCaddyfile(t, `
+http://`+siteAddr+` {
+	sse_hub /lean/* {
+		hub leancount
+		lean
+	}
+	sse_hub /events/* {
+		hub leancount
+	}
+}`)
+	counts := func() (subscribers, lean int, metric float64) {
+		status, body := adminRequest(t, http.MethodGet, "/sse_hub/hubs/leancount", "", "")
+		if status != http.StatusOK {
+			t.Fatalf("hub info: %d %s", status, body)
+		}
+		var info struct {
+			Totals struct {
+				Subscribers     int `json:"subscribers"`
+				LeanSubscribers int `json:"lean_subscribers"`
+			} `json:"totals"`
+		}
+		mustUnmarshal(t, body, &info)
+		return info.Totals.Subscribers, info.Totals.LeanSubscribers, scrape(t)[`caddy_sse_hub_lean_subscribers{hub="leancount"}`]
+	}
+	var streams []*stream
+	for _, path := range []string{"/lean/news", "/lean/news", "/events/news"} {
+		s := subscribe(t, path, nil)
+		requireLean(t, s, strings.HasPrefix(path, "/lean/"))
+		streams = append(streams, s)
+	}
+	if subs, lean, metric := counts(); subs != 3 || lean != 2 || metric != 2 {
+		t.Fatalf("with 2 lean streams of 3: subscribers %d, lean_subscribers %d, metric %v", subs, lean, metric)
+	}
+	for _, s := range streams {
+		s.close()
+	}
+	waitFor(t, "no stream counted", 5*time.Second, func() bool {
+		subs, lean, metric := counts()
+		return subs == 0 && lean == 0 && metric == 0
+	})
+}
