@@ -251,7 +251,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.hub = hb
 	if h.Lean {
-		h.lean = h.newLeanEngine()
+		if lean.Supported {
+			h.lean = h.newLeanEngine()
+		} else {
+			h.logger.Warn("lean is not supported on this platform (it needs Unix); streams take the normal path")
+		}
 	}
 	return nil
 }
@@ -347,16 +351,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return h.refuseSubscription(w, r, err)
 	}
 	if leanConn != nil {
-		if h.serveLean(w, r, repl, hijacker, leanConn, sub, names, client) {
-			return nil
-		}
-		// Subscribe again, woken the normal way; same Last-Event-ID, so
-		// the same replay.
-		sub.Close()
-		req.Notify = nil
-		if sub, err = h.hub.Subscribe(req); err != nil {
-			return h.refuseSubscription(w, r, err)
-		}
+		h.serveLean(w, r, repl, hijacker, leanConn, sub, names, client)
+		return nil
 	}
 	defer sub.Close()
 

@@ -58,14 +58,15 @@ func innermostHijacker(w http.ResponseWriter) http.Hijacker {
 
 // serveLean takes the connection over from net/http, and parks it with
 // its subscription in the lean engine, which writes the response head, the
-// retry hint and then the events. The handler returns at once. It reports
-// false, having written nothing, if net/http would not hand the
-// connection over.
-func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hj http.Hijacker, c *lean.Conn, sub *hub.Subscriber, channels []string, client string) bool {
+// retry hint and then the events. The handler returns at once.
+func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hj http.Hijacker, c *lean.Conn, sub *hub.Subscriber, channels []string, client string) {
 	nc, _, err := hj.Hijack() // net/http's buffered reader is dropped: a stream reads nothing more
 	if err != nil {
-		h.logger.Debug("lean path: taking over the connection failed; streaming it the normal way", zap.Error(err))
-		return false
+		// net/http fails a hijack only once the connection is gone or
+		// already taken, so nothing can be written either way.
+		sub.Close()
+		h.logger.Debug("lean path: taking over the connection failed", zap.Error(err))
+		return
 	}
 	setStreamHeaders(w.Header())
 	// Every wrapper sees the head go out as on the normal path: the header
@@ -90,7 +91,6 @@ func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.
 		}
 	}
 	h.lean.Adopt(c, nc, sub, head, lifetime, onClose)
-	return true
 }
 
 // leanHead is the response head of a lean stream: the headers earlier

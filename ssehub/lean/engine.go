@@ -39,6 +39,7 @@ type Engine struct {
 	workers  []*worker
 	poller   *poller // nil where the platform has none
 
+	next  atomic.Uint64 // round-robin over workers
 	start sync.Once
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -54,7 +55,7 @@ type Engine struct {
 
 // NewEngine returns an engine; it starts nothing until the first Adopt.
 //
-// It has one worker per CPU but one: workers never block, so under a
+// It has one worker per CPU but one: shared workers never block, so under a
 // heavy fan-out they keep their CPUs busy, and Go's scheduler then looks
 // for network events only every 10ms. The CPU left over keeps publish
 // requests and new subscribers answered within a few milliseconds
@@ -63,7 +64,7 @@ type Engine struct {
 func NewEngine(s Settings) *Engine {
 	e := &Engine{settings: s, stop: make(chan struct{}), empty: make(chan struct{})}
 	for range max(1, runtime.GOMAXPROCS(0)-1) {
-		e.workers = append(e.workers, newWorker(s.Retry))
+		e.workers = append(e.workers, newWorker(s.Retry, writeChunk+4096))
 	}
 	return e
 }
@@ -78,8 +79,8 @@ func (e *Engine) Prepare() *Conn {
 	if closing {
 		return nil
 	}
-	id := nextConnID.Add(1)
-	c := &Conn{engine: e, id: id, worker: e.workers[id%uint64(len(e.workers))]}
+	w := e.workers[e.next.Add(1)%uint64(len(e.workers))]
+	c := &Conn{engine: e, id: nextConnID.Add(1), worker: w}
 	c.queued.Store(true) // wakes before Adopt are covered by Adopt's own
 	return c
 }
@@ -91,7 +92,7 @@ func (e *Engine) Prepare() *Conn {
 func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, lifetime time.Duration, onClose func(reason string)) {
 	c.nc, c.sub, c.onClose = nc, sub, onClose
 	c.pending = head
-	if sc := socketOf(nc); sc != nil && rawSupported {
+	if sc := socketOf(nc); sc != nil && Supported {
 		c.raw, _ = sc.SyscallConn()
 	}
 	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines do not apply any more
@@ -124,7 +125,7 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	// still counting.
 	if c.raw == nil {
 		// Its writes block, so it must not share a worker.
-		c.worker, c.quit = newWorker(e.settings.Retry), make(chan struct{})
+		c.worker, c.quit = newWorker(e.settings.Retry, 0), make(chan struct{})
 		e.wg.Go(func() { c.worker.run(e.stop, c.quit) })
 	}
 	c.queued.Store(false)
@@ -189,11 +190,8 @@ func (e *Engine) Shutdown(timeout time.Duration) {
 	}
 }
 
-// remove takes a closed connection out of the engine.
-func (e *Engine) remove(c *Conn) {
-	if c.polled {
-		e.poller.remove(c)
-	}
+// forget takes a closed connection out of the engine.
+func (e *Engine) forget(c *Conn) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	last := len(e.conns) - 1

@@ -17,7 +17,8 @@ const yieldEvery = 64
 const writeChunk = 32 << 10
 
 // worker serves the connections assigned to it, one at a time, so a
-// connection is never written by two goroutines. Its writes never block
+// connection is never written by two goroutines. Shared workers' writes
+// never block
 // (see writeSome), so a few workers serve any number of connections.
 type worker struct {
 	mu     sync.Mutex
@@ -29,8 +30,11 @@ type worker struct {
 	retry  []byte // the "retry:" hint written before an ordered close
 }
 
-func newWorker(retry []byte) *worker {
-	return &worker{signal: make(chan struct{}, 1), buf: make([]byte, 0, writeChunk+4096), raw: newRawWriter(), retry: retry}
+// newWorker returns a worker whose buffer starts at bufCap bytes: a full
+// chunk for shared workers, none for a connection's own (it grows to what
+// that connection's events need).
+func newWorker(retry []byte, bufCap int) *worker {
+	return &worker{signal: make(chan struct{}, 1), buf: make([]byte, 0, bufCap), raw: newRawWriter(), retry: retry}
 }
 
 // push queues c; only the first push into an empty queue signals, as the
@@ -220,9 +224,12 @@ func (c *Conn) close(reason string) {
 	}
 	c.closed = true
 	c.pending = nil
-	c.engine.remove(c)
 	c.sub.Close() // before the close: a client that sees the end is no longer counted
+	if c.polled {
+		c.engine.poller.remove(c) // while the fd is still open
+	}
 	_ = c.nc.Close()
+	c.engine.forget(c) // last: Shutdown waits for every connection to get here
 	if c.quit != nil {
 		close(c.quit)
 	}

@@ -15,4 +15,5 @@ func (*rawWriter) write(syscall.RawConn, []byte) (int, error) {
 	return 0, errors.New("raw writes are not supported on this platform")
 }
 
-const rawSupported = false
+// Supported reports whether the lean path works on this platform.
+const Supported = false

@@ -44,5 +44,5 @@ func (w *rawWriter) write(raw syscall.RawConn, b []byte) (int, error) {
 	return n, w.err
 }
 
-// rawSupported reports whether rawWriter works on this platform.
-const rawSupported = true
+// Supported reports whether the lean path works on this platform.
+const Supported = true
