@@ -121,6 +121,32 @@ func TestSubscriberThatNeverReads(t *testing.T) {
 	}
 }
 
+// rawGetAndLeave sends a stream request over raw TCP and leaves: at once
+// (the request may not even have been read), or, with reset, after the
+// stream's first line, with a RST instead of a FIN.
+func rawGetAndLeave(path string, reset bool) error {
+	conn, err := net.DialTimeout("tcp", siteAddr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, siteAddr); err != nil {
+		return err
+	}
+	if !reset {
+		return nil
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return err
+	}
+	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry: ") {
+		return fmt.Errorf("status %d, first line %q: %v", resp.StatusCode, line, err)
+	}
+	return conn.(*net.TCPConn).SetLinger(0) // Close sends RST
+}
+
 // TestConnectDisconnectBurst opens and drops 5,000 streams in three ways
 // (a client that cancels after the first bytes, one that closes before
 // reading anything, one that resets the connection): afterwards no
@@ -149,24 +175,8 @@ func TestConnectDisconnectBurst(t *testing.T) {
 				return fmt.Errorf("first line %q: %v", line, err)
 			}
 			return nil
-		default: // raw TCP: close at once, or read the head and reset
-			conn, err := net.DialTimeout("tcp", siteAddr, 5*time.Second)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			if _, err := fmt.Fprintf(conn, "GET /events/news HTTP/1.1\r\nHost: %s\r\n\r\n", siteAddr); err != nil {
-				return err
-			}
-			if i%3 == 1 {
-				return nil
-			}
-			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			head, err := bufio.NewReader(conn).ReadString('\n')
-			if err != nil || !strings.HasPrefix(head, "HTTP/1.1 200") {
-				return fmt.Errorf("status line %q: %v", head, err)
-			}
-			return conn.(*net.TCPConn).SetLinger(0) // Close sends RST
+		default: // raw TCP: close at once, or read the retry hint and reset
+			return rawGetAndLeave("/events/news", i%3 == 2)
 		}
 	}
 

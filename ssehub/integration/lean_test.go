@@ -533,17 +533,7 @@ func TestLeanStuckClientsAreDroppedWhileOthersKeepUp(t *testing.T) {
 	requireLean(t, healthy, true)
 	waitSubscribers(t, hubName, "news", workers+1)
 
-	payload := strings.Repeat("x", 256<<10)
-	var latencies []time.Duration
-	for i := range 40 { // 10 MiB: far more than a stuck socket holds
-		start := time.Now()
-		p := publishJSON(t, `{"hub":"`+hubName+`","channel":"news","data":"`+payload+`"}`)
-		if ev := healthy.next(t); ev.LastEventID != p.ID {
-			t.Fatalf("event %d: got %q, want %q", i, ev.LastEventID, p.ID)
-		}
-		latencies = append(latencies, time.Since(start))
-	}
-	slices.Sort(latencies)
+	latencies := bigEventLatencies(t, hubName, healthy, 40) // 10 MiB: far more than a stuck socket holds
 	t.Logf("publish-to-receive of 256 KiB events with %d stuck lean clients present: median %v, max %v", workers, latencies[len(latencies)/2], latencies[len(latencies)-1])
 	// A worker blocked on a stuck socket would hold the healthy client up
 	// for write_timeout (1s) at least.
@@ -782,26 +772,7 @@ func TestLeanNoLeaksAfterConnectDisconnectCycles(t *testing.T) {
 			}
 			return nil
 		default: // raw TCP: close at once, or read the retry hint and reset
-			conn, err := net.DialTimeout("tcp", siteAddr, 5*time.Second)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			if _, err := fmt.Fprintf(conn, "GET /lean/news HTTP/1.1\r\nHost: %s\r\n\r\n", siteAddr); err != nil {
-				return err
-			}
-			if i%3 == 1 {
-				return nil
-			}
-			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				return err
-			}
-			if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "retry: 3000\n" {
-				return fmt.Errorf("first line %q: %v", line, err)
-			}
-			return conn.(*net.TCPConn).SetLinger(0)
+			return rawGetAndLeave("/lean/news", i%3 == 2)
 		}
 	}
 	if err := cycle(0); err != nil { // starts the engine, so the baseline has its goroutines

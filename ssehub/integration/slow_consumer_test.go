@@ -82,23 +82,31 @@ func TestSlowConsumerLatestSkipsAndTellsTheClient(t *testing.T) {
 // events big enough to fill its socket buffers are published: the healthy
 // subscriber keeps getting each event promptly, and the stuck one is
 // dropped by the write deadline.
+// bigEventLatencies publishes n events of 256 KiB to hubName's news one
+// at a time and returns, sorted, how long each took to reach s.
+func bigEventLatencies(t *testing.T, hubName string, s *stream, n int) []time.Duration {
+	t.Helper()
+	payload := strings.Repeat("x", 256<<10)
+	var latencies []time.Duration
+	for i := range n {
+		start := time.Now()
+		p := publishJSON(t, `{"hub":"`+hubName+`","channel":"news","data":"`+payload+`"}`)
+		if ev := s.next(t); ev.LastEventID != p.ID {
+			t.Fatalf("event %d: got %q, want %q", i, ev.LastEventID, p.ID)
+		}
+		latencies = append(latencies, time.Since(start))
+	}
+	slices.Sort(latencies)
+	return latencies
+}
+
 func TestOneStuckClientDoesNotDelayOthers(t *testing.T) {
 	loadCaddyfile(t, slowSite("slow3"))
 	dialStuck(t, "/events/news")
 	healthy := subscribe(t, "/events/news", nil)
 	waitSubscribers(t, "slow3", "news", 2)
 
-	payload := strings.Repeat("x", 256<<10)
-	var latencies []time.Duration
-	for i := range 60 { // 15 MiB: far more than the stuck socket holds
-		start := time.Now()
-		p := publishJSON(t, `{"hub":"slow3","channel":"news","data":"`+payload+`"}`)
-		if ev := healthy.next(t); ev.LastEventID != p.ID {
-			t.Fatalf("event %d: got %q, want %q", i, ev.LastEventID, p.ID)
-		}
-		latencies = append(latencies, time.Since(start))
-	}
-	slices.Sort(latencies)
+	latencies := bigEventLatencies(t, "slow3", healthy, 60) // 15 MiB: far more than the stuck socket holds
 	// With head-of-line blocking the healthy client would wait out the
 	// stuck one's 3s write deadline; without it each event takes a few ms.
 	if worst := latencies[len(latencies)-1]; worst > 1500*time.Millisecond {
