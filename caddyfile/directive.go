@@ -90,38 +90,6 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 		switch d.Val() {
 		case "hub":
 			err = oneArg(d, &h.Hub)
-		case "channel":
-			err = parseChannel(d, h)
-		case "on_demand":
-			h.OnDemand, err = atLeastOneArg(d)
-		case "max_on_demand_channels":
-			err = countArg(d, &h.MaxOnDemandChannels)
-		case "history_size":
-			h.HistorySize = new(int)
-			err = countArg(d, h.HistorySize)
-		case "history_max_age":
-			h.HistoryMaxAge = new(caddy.Duration)
-			err = durationArg(d, h.HistoryMaxAge)
-		case "slow_consumer":
-			err = oneArg(d, &h.SlowConsumer)
-		case "subscriber_buffer":
-			err = countArg(d, &h.SubscriberBuffer)
-		case "subscriber_buffer_bytes":
-			err = sizeArg(d, &h.SubscriberBufferBytes)
-		case "max_subscribers":
-			err = limitArg(d, &h.MaxSubscribers)
-		case "max_subscribers_per_channel":
-			err = limitArg(d, &h.MaxSubscribersPerChannel)
-		case "max_subscribers_per_ip":
-			err = limitArg(d, &h.MaxSubscribersPerIP)
-		case "max_channels_per_subscriber":
-			err = countArg(d, &h.MaxChannelsPerSubscriber)
-		case "max_event_bytes":
-			err = sizeArg(d, &h.MaxEventBytes)
-		case "max_batch":
-			err = countArg(d, &h.MaxBatch)
-		case "max_publish_bytes":
-			err = sizeArg(d, &h.MaxPublishBytes)
 		case "max_heap":
 			err = sizeArg(d, &h.MaxHeapBytes)
 		case "write_timeout":
@@ -147,15 +115,16 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 			err = durationArg(d, &h.Retry)
 		case "heartbeat":
 			err = durationArg(d, &h.Heartbeat)
-		case "redis":
-			err = parseRedis(d, h)
 		case "lean":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 			h.Lean = true
 		default:
-			return d.Errf("unrecognized sse_hub option %q", d.Val())
+			var known bool
+			if known, err = parseHubOption(d, &h.HubConfig); !known {
+				return d.Errf("unrecognized sse_hub option %q", d.Val())
+			}
 		}
 		if err != nil {
 			return err
@@ -164,7 +133,53 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 	return nil
 }
 
-func parseChannel(d *caddyfile.Dispenser, h *ssehub.Handler) error {
+// parseHubOption reads one hub option, where a handler block or a hub
+// block of the global option is. It reports false for a name that is not
+// a hub option.
+func parseHubOption(d *caddyfile.Dispenser, c *ssehub.HubConfig) (bool, error) {
+	var err error
+	switch d.Val() {
+	case "channel":
+		err = parseChannel(d, c)
+	case "on_demand":
+		c.OnDemand, err = atLeastOneArg(d)
+	case "max_on_demand_channels":
+		err = countArg(d, &c.MaxOnDemandChannels)
+	case "history_size":
+		c.HistorySize = new(int)
+		err = countArg(d, c.HistorySize)
+	case "history_max_age":
+		c.HistoryMaxAge = new(caddy.Duration)
+		err = durationArg(d, c.HistoryMaxAge)
+	case "slow_consumer":
+		err = oneArg(d, &c.SlowConsumer)
+	case "subscriber_buffer":
+		err = countArg(d, &c.SubscriberBuffer)
+	case "subscriber_buffer_bytes":
+		err = sizeArg(d, &c.SubscriberBufferBytes)
+	case "max_subscribers":
+		err = limitArg(d, &c.MaxSubscribers)
+	case "max_subscribers_per_channel":
+		err = limitArg(d, &c.MaxSubscribersPerChannel)
+	case "max_subscribers_per_ip":
+		err = limitArg(d, &c.MaxSubscribersPerIP)
+	case "max_channels_per_subscriber":
+		err = countArg(d, &c.MaxChannelsPerSubscriber)
+	case "max_event_bytes":
+		err = sizeArg(d, &c.MaxEventBytes)
+	case "max_batch":
+		err = countArg(d, &c.MaxBatch)
+	case "max_publish_bytes":
+		err = sizeArg(d, &c.MaxPublishBytes)
+	case "redis":
+		err = parseRedis(d, c)
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+func parseChannel(d *caddyfile.Dispenser, h *ssehub.HubConfig) error {
 	var name string
 	if err := oneArg(d, &name); err != nil {
 		return err
@@ -281,7 +296,7 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 	return nil
 }
 
-func parseRedis(d *caddyfile.Dispenser, h *ssehub.Handler) error {
+func parseRedis(d *caddyfile.Dispenser, h *ssehub.HubConfig) error {
 	if h.Redis != nil {
 		return d.Err("redis set twice")
 	}

@@ -26,74 +26,18 @@ func init() {
 // what the client missed (Last-Event-ID) and then carries live events until
 // the client leaves, the channel is closed, or the config is unloaded.
 //
-// The handler also declares the hub's channels. Every handler naming the
-// same hub shares its channels, history and ID sequence, as does the admin
-// API; if several handlers of one config set hub options, they must agree.
+// Every handler naming the same hub shares its channels, history and ID
+// sequence, as does the admin API. The hub is defined in the sse_hub app
+// or, in the short form, by hub options in the handler itself.
 type Handler struct {
 	// The hub to serve. Default: "default".
 	Hub string `json:"hub,omitempty"`
 
-	// Declared channels, by name, with their own history settings. They
-	// always exist. Names are 1-128 characters from A-Z a-z 0-9 - _ . : @
-	// other than "." and "..".
-	Channels map[string]*ChannelConfig `json:"channels,omitempty"`
-
-	// Patterns of channels created on first use (by a subscriber or a
-	// publisher); '*' matches any run of name characters. Default: "*"
-	// (any valid name) when no channel is declared, none otherwise.
-	OnDemand []string `json:"on_demand,omitempty"`
-
-	// The most on-demand channels that may exist at once; creating one
-	// more fails with 409. An on-demand channel is removed once it has no
-	// subscribers and no history left. Default: 1000.
-	MaxOnDemandChannels int `json:"max_on_demand_channels,omitempty"`
-
-	// History settings of on-demand channels. Default: 1000 events, 1h.
-	HistorySize   *int            `json:"history_size,omitempty"`
-	HistoryMaxAge *caddy.Duration `json:"history_max_age,omitempty"`
-
-	// What happens to a subscriber of an on-demand channel that falls
-	// further behind than its buffer allows: "disconnect" (the stream
-	// ends; the client resumes with Last-Event-ID from history) or
-	// "latest" (the backlog is dropped, the newest event kept, and the
-	// client gets an sse_hub.gap event with reason "skipped").
-	// Default: disconnect.
-	SlowConsumer string `json:"slow_consumer,omitempty"`
-
-	// How many events a subscriber may fall behind before the slow
-	// consumer policy applies. Default: 1024.
-	SubscriberBuffer int `json:"subscriber_buffer,omitempty"`
-
-	// How many bytes of encoded events a subscriber may fall behind before
-	// the slow consumer policy applies. Default: 8 MiB.
-	SubscriberBufferBytes int `json:"subscriber_buffer_bytes,omitempty"`
-
-	// The most subscribers (streams) the hub holds; more get 503 with
-	// Retry-After. Default: 100000; -1 means no limit.
-	MaxSubscribers int `json:"max_subscribers,omitempty"`
-
-	// The most subscribers of one channel; more get 503 with Retry-After.
-	// Default: no limit beyond max_subscribers.
-	MaxSubscribersPerChannel int `json:"max_subscribers_per_channel,omitempty"`
-
-	// The most streams one client IP (Caddy's client IP, which honours
-	// trusted_proxies) holds open; more get 429 with Retry-After.
-	// Default: 1000; -1 means no limit.
-	MaxSubscribersPerIP int `json:"max_subscribers_per_ip,omitempty"`
-
-	// The most channels one stream may name; more get 400. Default: 64.
-	MaxChannelsPerSubscriber int `json:"max_channels_per_subscriber,omitempty"`
-
-	// The largest event data a publisher may send; larger gets 413.
-	// Default: 1 MiB.
-	MaxEventBytes int `json:"max_event_bytes,omitempty"`
-
-	// The most events in one publish request; more gets 413.
-	// Default: 10000.
-	MaxBatch int `json:"max_batch,omitempty"`
-
-	// The largest publish request body; larger gets 413. Default: 16 MiB.
-	MaxPublishBytes int64 `json:"max_publish_bytes,omitempty"`
+	// The hub's settings, in the short form: a handler that sets any of
+	// them defines its hub, which no other definition may contradict.
+	// A handler that sets none only names its hub, defined in the sse_hub
+	// app (the global sse_hub option) or by another handler.
+	HubConfig
 
 	// Refuse new subscribers with 503 while the Go heap holds more than
 	// this many bytes (sampled, at most every 100ms). Default: 0, off.
@@ -157,12 +101,6 @@ type Handler struct {
 	// from closing it and lets a vanished client be noticed. Default: 15s.
 	Heartbeat caddy.Duration `json:"heartbeat,omitempty"`
 
-	// Cluster mode: store the hub's events in Redis and share them with
-	// every Caddy node that names the hub with the same settings. Event IDs
-	// then come from Redis, so they are the same on every node, and a
-	// client may resume on any node. Default: none, the hub is in memory.
-	Redis *RedisConfig `json:"redis,omitempty"`
-
 	// Serve plain-HTTP/1.1 subscribers on the lean path: once every check
 	// has passed, the connection is taken over from net/http and parked in
 	// the module, which writes to it from a few shared goroutines. An idle
@@ -172,24 +110,11 @@ type Handler struct {
 	// TLS requests take the normal path. Default: off.
 	Lean bool `json:"lean,omitempty"`
 
-	hub      *hub.Hub
+	plan     *hubPlan     // the hub this config wants, live once committed
 	lean     *lean.Engine // nil unless Lean
 	ctx      caddy.Context
 	logger   *zap.Logger
 	warnings *rateLimitedWarnings
-}
-
-// ChannelConfig holds one declared channel's settings.
-type ChannelConfig struct {
-	// How many recent events are kept for replay. 0 keeps none.
-	// Default: 1000.
-	HistorySize *int `json:"history_size,omitempty"`
-	// Events older than this leave history; 0 means no age limit.
-	// Default: 1h.
-	HistoryMaxAge *caddy.Duration `json:"history_max_age,omitempty"`
-	// The slow consumer policy of this channel: "disconnect" or "latest".
-	// Default: disconnect.
-	SlowConsumer string `json:"slow_consumer,omitempty"`
 }
 
 // Defaults of the handler's own options.
@@ -211,7 +136,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills defaults and attaches the handler to its pooled hub.
+// Provision fills defaults and tells the sse_hub app which hub the handler
+// serves (and how it is defined, in the short form). It changes no running
+// hub: the app applies the config once it is live.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.ctx = ctx
 	h.logger = ctx.Logger()
@@ -244,12 +171,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
-	cfg, _ := h.hubConfig() // Validate checked it
-	hb, err := attachHub(ctx, h, h.Hub, cfg, h.setsHubOptions())
+	app, err := ctx.App("sse_hub")
 	if err != nil {
-		return fmt.Errorf("hub %q: %v", h.Hub, err)
+		return fmt.Errorf("loading the sse_hub app: %v", err)
 	}
-	h.hub = hb
+	if h.plan, err = app.(*App).define(h.Hub, &h.HubConfig, h.HubConfig.describe()); err != nil {
+		return err
+	}
 	if h.Lean {
 		if lean.Supported {
 			h.lean = h.newLeanEngine()
@@ -265,11 +193,7 @@ func (h *Handler) Validate() error {
 	if err := hub.ValidateHubName(h.Hub); err != nil {
 		return err
 	}
-	cfg, err := h.hubConfig()
-	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
+	if _, err := h.HubConfig.settings(); err != nil {
 		return err
 	}
 	for name, d := range map[string]caddy.Duration{"retry": h.Retry, "heartbeat": h.Heartbeat, "write_timeout": h.WriteTimeout, "max_lifetime": h.MaxLifetime} {
@@ -283,24 +207,20 @@ func (h *Handler) Validate() error {
 	if h.MaxHeapBytes < 0 {
 		return fmt.Errorf("max_heap_bytes must not be negative")
 	}
-	if h.Redis != nil {
-		if err := h.Redis.validate(); err != nil {
-			return err
-		}
-	}
 	if err := channelRules(h.AllowSubscribe).validate("allow_subscribe"); err != nil {
 		return err
 	}
 	return channelRules(h.AllowPublish).validate("allow_publish")
 }
 
-// Cleanup detaches from the hub; the pool closes the hub when no config
-// uses it any more.
+// Cleanup drains the handler's lean streams; the sse_hub app gives the hub
+// back, and the pool closes it when no config uses it any more.
 func (h *Handler) Cleanup() error {
-	if h.hub == nil {
+	hb := h.plan.current()
+	if hb == nil {
 		return nil
 	}
-	if n := h.hub.Subscribers(); n > 0 && !caddy.Exiting() {
+	if n := hb.Subscribers(); n > 0 && !caddy.Exiting() {
 		h.logger.Info("config unloaded; its open streams keep going and close spread over the drain window",
 			zap.String("hub", h.Hub), zap.Int("hub_subscribers", n), zap.Duration("reload_drain", time.Duration(*h.ReloadDrain)))
 	}
@@ -311,7 +231,7 @@ func (h *Handler) Cleanup() error {
 			h.lean.Drain(time.Duration(*h.ReloadDrain))
 		}
 	}
-	return detachHub(h, h.Hub)
+	return nil
 }
 
 // ServeHTTP streams the requested channels.
@@ -319,10 +239,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if h.applyCORS(w, r) {
 		return nil
 	}
+	hb, err := h.plan.live(r.Context(), h.ctx.Done())
+	if err != nil {
+		h.setRetryAfter(w)
+		return h.refuse(w, r, http.StatusServiceUnavailable, "not_ready", err)
+	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	switch {
 	case r.Method == http.MethodPost && len(h.AllowPublish) > 0:
-		return h.publishOnRoute(w, r, repl)
+		return h.publishOnRoute(w, r, repl, hb)
 	case r.Method != http.MethodGet:
 		allow := strings.Join(h.methods(), ", ")
 		w.Header().Set("Allow", allow)
@@ -346,7 +271,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if leanConn != nil {
 		req.Notify = leanConn.Notify
 	}
-	sub, err := h.hub.Subscribe(req)
+	sub, err := hb.Subscribe(req)
 	if err != nil {
 		return h.refuseSubscription(w, r, err)
 	}

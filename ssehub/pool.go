@@ -1,8 +1,6 @@
 package ssehub
 
 import (
-	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -14,34 +12,20 @@ import (
 	"github.com/ssehub/sse_hub/ssehub/redisbackend"
 )
 
-// hubs holds every live hub by name. A hub is created by the first handler
-// that names it and closed when the last config using it is cleaned up; on
-// a reload the new config attaches before the old one detaches, so the hub
-// with its history and IDs carries over.
+// hubs holds every live hub by name. The sse_hub app of each running
+// config holds one reference per hub it uses, taken in Start and given
+// back in Stop. On a reload the new config takes its references before the
+// old one gives its back, so a hub with its history and IDs carries over;
+// a hub that no config holds any more is closed.
 var hubs = caddy.NewUsagePool()
 
-// pooledHub is a hub plus the handlers attached to it. The newest attached
-// handler that sets hub options decides the hub's config, so after a reload
-// the new config's options apply.
+// pooledHub is a live hub and the settings it currently runs with.
 type pooledHub struct {
 	hub *hub.Hub
 
-	mu          sync.Mutex // guards attachments and redis
-	attachments []attachment
-	// redis is the Redis setup the hub's backend uses, nil in memory.
-	redis *redisbackend.Config
-}
-
-type attachment struct {
-	handler *Handler
-	// loadedBy identifies the config load (its context), to tell two
-	// handlers of one config that disagree from an old and a new config.
-	loadedBy any
-	cfg      hub.Config
-	setsHub  bool
-	// redis is the handler's resolved Redis setup, nil for in memory.
-	redis  *redisbackend.Config
-	logger *zap.Logger
+	mu sync.Mutex // guards applied, and serializes apply
+	// applied is what the hub was last set to; nil until the first commit.
+	applied *hubSettings
 }
 
 // Destruct closes the hub when no config uses it any more.
@@ -50,91 +34,65 @@ func (p *pooledHub) Destruct() error {
 	return nil
 }
 
-// attachHub returns the named hub, creating it if needed, and applies cfg
-// when setsHub is true.
-func attachHub(ctx caddy.Context, h *Handler, name string, cfg hub.Config, setsHub bool) (*hub.Hub, error) {
+// acquireHub takes a reference to the named hub, creating it with s if no
+// running config uses it. A hub that exists already is left exactly as it
+// is: only apply changes it, once the config that asks is live.
+func acquireHub(name string, s hubSettings, logger *zap.Logger) (*pooledHub, error) {
 	val, _, err := hubs.LoadOrNew(name, func() (caddy.Destructor, error) {
-		hb, err := hub.New(name, cfg)
+		hb, err := hub.New(name, s.Core)
 		if err != nil {
 			return nil, err
 		}
-		ctx.Logger().Info("hub created", zap.String("hub", name))
+		logger.Info("hub created", zap.String("hub", name))
 		return &pooledHub{hub: hb}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	p := val.(*pooledHub)
-	a := attachment{handler: h, loadedBy: ctx.Context, cfg: cfg, setsHub: setsHub, logger: ctx.Logger()}
-	if h.Redis != nil {
-		rc := h.Redis.backendConfig(cfg)
-		a.redis = &rc
-	}
-	if err := p.attach(a); err != nil {
-		_, _ = hubs.Delete(name)
-		return nil, err
-	}
-	return p.hub, nil
+	return val.(*pooledHub), nil
 }
 
-func (p *pooledHub) attach(a attachment) error {
+// releaseHub gives a reference back; the last one closes the hub.
+func releaseHub(name string) {
+	_, _ = hubs.Delete(name)
+}
+
+// apply sets the hub to s, as the config now live asks: declared channels
+// are added or updated, channels the config no longer allows are closed,
+// and the backend is switched only if the Redis setup changed (a running
+// follower with the same setup keeps running). Nothing happens when s is
+// what the hub already runs with.
+func (p *pooledHub) apply(s hubSettings, logger *zap.Logger) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if a.setsHub {
-		for _, other := range p.attachments {
-			if other.setsHub && other.loadedBy == a.loadedBy && (!reflect.DeepEqual(other.cfg, a.cfg) || !reflect.DeepEqual(other.redis, a.redis)) {
-				return fmt.Errorf("two sse_hub handlers set different options for this hub; set them in one place")
-			}
-		}
+	if p.applied != nil && p.applied.equal(s) {
+		return nil
 	}
-	p.attachments = append(p.attachments, a)
-	return p.applyNewest()
-}
-
-// applyNewest configures the hub from the newest attachment that sets hub
-// options; with none left, the hub keeps its config. Caller holds p.mu.
-func (p *pooledHub) applyNewest() error {
-	for _, a := range slices.Backward(p.attachments) {
-		if a.setsHub {
-			if err := p.hub.Configure(a.cfg); err != nil {
-				return err
-			}
-			p.applyBackend(a)
-			return nil
-		}
+	if err := p.hub.Configure(s.Core); err != nil {
+		return err
 	}
+	first := p.applied == nil
+	if first && s.Redis != nil || !first && !p.applied.sameBackend(s) {
+		p.switchBackend(s.Redis, logger)
+	}
+	p.applied = &s
 	return nil
 }
 
-// applyBackend switches the hub's backend when the Redis setup changed
-// (or appeared, or went away): the old follower stops and a new one starts
-// from the last event the hub applied. A reload with the same setup keeps
-// the running follower. Caller holds p.mu.
-func (p *pooledHub) applyBackend(a attachment) {
-	if reflect.DeepEqual(p.redis, a.redis) {
-		return
-	}
-	p.redis = a.redis
-	if a.redis == nil {
+// switchBackend stops the hub's follower, if any, and starts one for rc
+// from the last event the hub applied; rc nil keeps events in memory.
+// Caller holds p.mu.
+func (p *pooledHub) switchBackend(rc *redisbackend.Config, logger *zap.Logger) {
+	name := p.hub.Name()
+	if rc == nil {
 		p.hub.SetBackend(nil, nil)
-		a.logger.Info("hub keeps its events in memory", zap.String("hub", p.hub.Name()))
+		logger.Info("hub keeps its events in memory", zap.String("hub", name))
 		return
 	}
-	b := redisbackend.New(*a.redis, p.hub.Name())
-	a.logger.Info("hub stores its events in redis", zap.String("hub", p.hub.Name()),
-		zap.Strings("addresses", a.redis.Addrs), zap.String("stream", b.Key()), zap.Int64("max_len", a.redis.MaxLen))
-	p.hub.SetBackend(b, backendStateLogger(a.logger, p.hub.Name(), b.Key()))
-}
-
-func detachHub(h *Handler, name string) error {
-	if p := findPooled(name); p != nil {
-		p.mu.Lock()
-		p.attachments = slices.DeleteFunc(p.attachments, func(a attachment) bool { return a.handler == h })
-		_ = p.applyNewest()
-		p.mu.Unlock()
-	}
-	_, err := hubs.Delete(name)
-	return err
+	b := redisbackend.New(*rc, name)
+	logger.Info("hub stores its events in redis", zap.String("hub", name),
+		zap.Strings("addresses", rc.Addrs), zap.String("stream", b.Key()), zap.Int64("max_len", rc.MaxLen))
+	p.hub.SetBackend(b, backendStateLogger(logger, name, b.Key()))
 }
 
 func findPooled(name string) *pooledHub {

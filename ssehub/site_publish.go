@@ -20,8 +20,8 @@ import (
 // publishes only to this handler's hub, and only to channels allow_publish
 // grants; whatever handlers come before it (basic_auth, forward_auth, ...)
 // decide who gets this far.
-func (h *Handler) publishOnRoute(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.hub.Limits().MaxPublishBytes))
+func (h *Handler) publishOnRoute(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hb *hub.Hub) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hb.Limits().MaxPublishBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -54,7 +54,7 @@ func (h *Handler) publishOnRoute(w http.ResponseWriter, r *http.Request, repl *c
 			return h.publishError(w, http.StatusForbidden, "forbidden", fmt.Errorf("not allowed to publish to channel %q", denied))
 		}
 	}
-	results, err := h.hub.Publish(drafts...)
+	results, err := hb.Publish(drafts...)
 	if err != nil {
 		return h.publishError(w, statusOf(err), hub.Reason(err), err)
 	}
