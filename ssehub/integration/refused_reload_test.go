@@ -45,7 +45,9 @@ func loadRefused(t *testing.T, globals []string, site string) string {
 	if status == http.StatusOK {
 		t.Fatalf("config was accepted, want it refused:\n%s", site)
 	}
-	return body
+	var refusal struct{ Error string }
+	mustUnmarshal(t, body, &refusal)
+	return refusal.Error
 }
 
 // takenPort holds a loopback port so that a config listening on it fails
