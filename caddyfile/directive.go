@@ -90,8 +90,6 @@ func unmarshal(d *caddyfile.Dispenser, h *ssehub.Handler) error {
 		switch d.Val() {
 		case "hub":
 			err = oneArg(d, &h.Hub)
-		case "max_heap":
-			err = sizeArg(d, &h.MaxHeapBytes)
 		case "write_timeout":
 			err = durationArg(d, &h.WriteTimeout)
 		case "max_lifetime":
@@ -171,6 +169,8 @@ func parseHubOption(d *caddyfile.Dispenser, c *ssehub.HubConfig) (bool, error) {
 		err = countArg(d, &c.MaxBatch)
 	case "max_publish_bytes":
 		err = sizeArg(d, &c.MaxPublishBytes)
+	case "max_heap":
+		err = sizeArg(d, &c.MaxHeapBytes)
 	case "redis":
 		err = parseRedis(d, c)
 	default:

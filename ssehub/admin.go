@@ -2,6 +2,7 @@ package ssehub
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +72,7 @@ func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return bodyError(err)
 	}
-	results, err := publish(hubName, drafts, len(body))
+	results, err := publish(w, hubName, drafts, len(body))
 	if err != nil {
 		return err
 	}
@@ -95,6 +96,10 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 	}
 	channel := strings.TrimPrefix(r.URL.Path, "/sse_hub/publish/")
 	q := r.URL.Query()
+	hubName := cmp.Or(q.Get("hub"), DefaultHub)
+	if err := checkHeap(hubName); err != nil {
+		return refuseLowMemory(w, hubName, err) // before reading the body
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBytes()))
 	if err != nil {
 		return bodyError(err)
@@ -104,11 +109,7 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 		countPublishError("", "bad_request")
 		return apiError(http.StatusBadRequest, err)
 	}
-	hubName := q.Get("hub")
-	if hubName == "" {
-		hubName = DefaultHub
-	}
-	results, err := publish(hubName, []hub.Draft{d}, len(data))
+	results, err := publish(w, hubName, []hub.Draft{d}, len(data))
 	if err != nil {
 		return err
 	}
@@ -117,11 +118,14 @@ func (a *AdminAPI) handlePublishRaw(w http.ResponseWriter, r *http.Request) erro
 
 // publish sends drafts, read from a body of bodySize bytes, to a hub as
 // one batch.
-func publish(hubName string, drafts []hub.Draft, bodySize int) ([]publishedJSON, error) {
+func publish(w http.ResponseWriter, hubName string, drafts []hub.Draft, bodySize int) ([]publishedJSON, error) {
 	hb, ok := lookupHub(hubName)
 	if !ok {
 		countPublishError("", "not_found")
 		return nil, apiError(http.StatusNotFound, fmt.Errorf("no hub %q: no sse_hub handler in the running config names it", hubName))
+	}
+	if err := checkHeap(hubName); err != nil {
+		return nil, refuseLowMemory(w, hubName, err)
 	}
 	if limit := hb.Limits().MaxPublishBytes; int64(bodySize) > limit {
 		countPublishError(hubName, "max_publish_bytes")
@@ -203,6 +207,14 @@ func findHub(name string) (*hub.Hub, error) {
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(v)
+}
+
+// refuseLowMemory answers a publish refused under max_heap_bytes: 503,
+// and a Retry-After of a second, the heap sampling period's order.
+func refuseLowMemory(w http.ResponseWriter, hubName string, err error) error {
+	countPublishError(hubName, "max_heap")
+	w.Header().Set("Retry-After", "1")
+	return apiError(http.StatusServiceUnavailable, err)
 }
 
 func apiError(status int, err error) error {

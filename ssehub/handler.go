@@ -39,10 +39,6 @@ type Handler struct {
 	// app (the global sse_hub option) or by another handler.
 	HubConfig
 
-	// Refuse new subscribers with 503 while the Go heap holds more than
-	// this many bytes (sampled, at most every 100ms). Default: 0, off.
-	MaxHeapBytes int64 `json:"max_heap_bytes,omitempty"`
-
 	// How long one write to a client may take; a client that stops reading
 	// is disconnected when it passes. Default: 10s.
 	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
@@ -204,9 +200,6 @@ func (h *Handler) Validate() error {
 	if h.ReloadDrain != nil && *h.ReloadDrain < 0 {
 		return fmt.Errorf("reload_drain must not be negative")
 	}
-	if h.MaxHeapBytes < 0 {
-		return fmt.Errorf("max_heap_bytes must not be negative")
-	}
 	if err := channelRules(h.AllowSubscribe).validate("allow_subscribe"); err != nil {
 		return err
 	}
@@ -260,9 +253,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if denied, ok := channelRules(h.AllowSubscribe).allows(repl, names); !ok {
 		return h.refuse(w, r, http.StatusForbidden, "forbidden", fmt.Errorf("not allowed to subscribe to channel %q", denied))
 	}
-	if h.MaxHeapBytes > 0 && heapBytes() > uint64(h.MaxHeapBytes) {
+	if err := h.plan.settings.checkHeap(); err != nil {
 		h.setRetryAfter(w)
-		return h.refuse(w, r, http.StatusServiceUnavailable, "max_heap", fmt.Errorf("the server is low on memory (max_heap_bytes); try again later"))
+		return h.refuse(w, r, http.StatusServiceUnavailable, "max_heap", err)
 	}
 	client, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	lastEventID := h.lastEventID(r)

@@ -3,6 +3,7 @@ package ssehub
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,6 +82,11 @@ type HubConfig struct {
 	// The largest publish request body; larger gets 413. Default: 16 MiB.
 	MaxPublishBytes int64 `json:"max_publish_bytes,omitempty"`
 
+	// Refuse new subscribers and publishes with 503 (and Retry-After)
+	// while the Go heap holds more than this many bytes (sampled, at most
+	// every 100ms); nothing of a refused publish is kept. Default: 0, off.
+	MaxHeapBytes int64 `json:"max_heap_bytes,omitempty"`
+
 	// Cluster mode: store the hub's events in Redis and share them with
 	// every Caddy node that names the hub with the same settings. Event IDs
 	// then come from Redis, so they are the same on every node, and a
@@ -115,6 +121,20 @@ type hubSettings struct {
 	Core hub.Config
 	// Redis is nil for a hub kept in memory.
 	Redis *redisbackend.Config
+	// MaxHeapBytes is the heap watermark above which subscribers and
+	// publishes are refused; 0 is off.
+	MaxHeapBytes int64
+}
+
+// errLowOnMemory refuses a subscriber or a publish under max_heap_bytes.
+var errLowOnMemory = errors.New("the server is low on memory (max_heap_bytes); try again later")
+
+// checkHeap refuses work while the heap is over the hub's watermark.
+func (s hubSettings) checkHeap() error {
+	if s.MaxHeapBytes > 0 && heapBytes() > uint64(s.MaxHeapBytes) {
+		return errLowOnMemory
+	}
+	return nil
 }
 
 // settings resolves the config. It is the one place where the defaults
@@ -160,7 +180,10 @@ func (c *HubConfig) settings() (hubSettings, error) {
 	if err := cfg.Validate(); err != nil {
 		return hubSettings{}, err
 	}
-	s := hubSettings{Core: cfg}
+	if c.MaxHeapBytes < 0 {
+		return hubSettings{}, fmt.Errorf("max_heap_bytes must not be negative")
+	}
+	s := hubSettings{Core: cfg, MaxHeapBytes: c.MaxHeapBytes}
 	if c.Redis != nil {
 		if err := c.Redis.validate(); err != nil {
 			return hubSettings{}, err

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -22,6 +23,8 @@ var hubs = caddy.NewUsagePool()
 // pooledHub is a live hub and the settings it currently runs with.
 type pooledHub struct {
 	hub *hub.Hub
+	// maxHeap is the applied max_heap_bytes, read by admin publishes.
+	maxHeap atomic.Int64
 
 	mu sync.Mutex // guards applied, and serializes apply
 	// applied is what the hub was last set to; nil until the first commit.
@@ -76,6 +79,7 @@ func (p *pooledHub) apply(s hubSettings, logger *zap.Logger) error {
 		p.switchBackend(s.Redis, logger)
 	}
 	p.applied = &s
+	p.maxHeap.Store(s.MaxHeapBytes)
 	return nil
 }
 
@@ -113,6 +117,15 @@ func lookupHub(name string) (*hub.Hub, bool) {
 		return p.hub, true
 	}
 	return nil, false
+}
+
+// checkHeap refuses a publish to the named hub while the heap is over
+// the hub's max_heap_bytes.
+func checkHeap(name string) error {
+	if p := findPooled(name); p != nil {
+		return hubSettings{MaxHeapBytes: p.maxHeap.Load()}.checkHeap()
+	}
+	return nil
 }
 
 // allHubs lists the live hubs, sorted by name.

@@ -21,6 +21,10 @@ import (
 // grants; whatever handlers come before it (basic_auth, forward_auth, ...)
 // decide who gets this far.
 func (h *Handler) publishOnRoute(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hb *hub.Hub) error {
+	if err := h.plan.settings.checkHeap(); err != nil {
+		h.setRetryAfter(w)
+		return h.publishError(w, http.StatusServiceUnavailable, "max_heap", err)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hb.Limits().MaxPublishBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

@@ -82,17 +82,44 @@ func TestHubSubscriberLimit(t *testing.T) {
 	}
 }
 
-func TestMemoryWatermarkRefusesNewSubscribers(t *testing.T) {
+// TestMemoryWatermarkRefusesNewSubscribersAndPublishes: over max_heap,
+// new subscribers and every way of publishing get 503 with Retry-After,
+// and nothing of a refused publish is kept.
+func TestMemoryWatermarkRefusesNewSubscribersAndPublishes(t *testing.T) {
+	const hubName = "TestMemoryWatermark"
 	// Any running Caddy holds more than 1 KiB of heap.
-	loadCaddyfile(t, limitsSite("TestMemoryWatermarkRefusesNewSubscribers", `
+	loadCaddyfile(t, limitsSite(hubName, `
+		allow_publish *
 		max_heap 1KiB`))
 	status, body, hdr := refused(t, "/events/a", nil)
 	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || !strings.Contains(body, "max_heap_bytes") {
 		t.Errorf("over the heap watermark: %d Retry-After=%q %q, want 503 naming max_heap_bytes", status, hdr.Get("Retry-After"), body)
 	}
-	loadCaddyfile(t, limitsSite("TestMemoryWatermarkRefusesNewSubscribers", `
+	publishes := []struct {
+		name, url, contentType, body string
+	}{
+		{"admin JSON", adminURL + "/sse_hub/publish", "application/json", `{"hub":"` + hubName + `","channel":"a","data":"x"}`},
+		{"admin raw", adminURL + "/sse_hub/publish/a?hub=" + hubName, "text/plain", "x"},
+		{"route POST", siteURL + "/events/a", "text/plain", "x"},
+	}
+	for _, p := range publishes {
+		resp, err := adminClient.Post(p.url, p.contentType, strings.NewReader(p.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(resp)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "max_heap_bytes") {
+			t.Errorf("%s over the heap watermark: %d Retry-After=%q %q, want 503 naming max_heap_bytes", p.name, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	if info, _ := getChannel(t, hubName, "a"); info.Published != 0 {
+		t.Errorf("refused publishes published %d events", info.Published)
+	}
+	loadCaddyfile(t, limitsSite(hubName, `
 		max_heap 64GiB`))
 	subscribe(t, "/events/a", nil)
+	publishJSON(t, `{"hub":"`+hubName+`","channel":"a","data":"x"}`)
 }
 
 func TestPublishSizeLimits(t *testing.T) {
