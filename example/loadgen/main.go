@@ -6,7 +6,9 @@
 //
 // Each subscriber is a raw TCP connection read by a tiny parser (no
 // net/http per connection), so the tool stays cheaper per event than the
-// server it measures. Subscribers are spread over several 127.0.0.x source
+// server it measures. An https -site is measured the way browsers meet
+// Caddy: one TLS connection per subscriber, HTTP/1.1 (-proto h1) or
+// HTTP/2 (-proto h2). Subscribers are spread over several 127.0.0.x source
 // addresses, because one source address gives only ~28k ports.
 package main
 
@@ -16,6 +18,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -32,6 +35,7 @@ func main() {
 	flag.StringVar(&cfg.admin, "admin", "http://127.0.0.1:2019", "Caddy admin endpoint (loopback only)")
 	flag.StringVar(&cfg.hub, "hub", "default", "hub to publish to")
 	flag.StringVar(&cfg.channel, "channel", "news", "channel to publish to")
+	flag.StringVar(&cfg.proto, "proto", "h1", "protocol of an https -site: h1 (HTTP/1.1 over TLS) or h2 (HTTP/2, as browsers negotiate it); each subscriber has its own connection")
 	flag.IntVar(&cfg.subscribers, "n", 1000, fmt.Sprintf("subscribers to open (at most %d)", maxSubscribers))
 	flag.IntVar(&cfg.sources, "sources", 8, "source addresses to spread subscribers over (127.0.0.1 to 127.0.0.N)")
 	flag.Float64Var(&cfg.rate, "rate", 50, "events published per second")
@@ -55,6 +59,7 @@ func main() {
 
 type config struct {
 	site, admin, hub, channel string
+	proto                     string
 	subscribers, sources      int
 	rate                      float64
 	batch, size               int
@@ -69,6 +74,10 @@ func (c config) check() error {
 		}
 	}
 	switch {
+	case c.proto != "h1" && c.proto != "h2":
+		return fmt.Errorf("-proto must be h1 or h2")
+	case c.proto == "h2" && !strings.HasPrefix(c.site, "https://"):
+		return fmt.Errorf("-proto h2 needs an https -site")
 	case c.subscribers < 1 || c.subscribers > maxSubscribers:
 		return fmt.Errorf("-n must be 1 to %d", maxSubscribers)
 	case c.sources < 1 || c.sources > 250:

@@ -51,7 +51,7 @@ func run(cfg config) (*report, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s, err := dial(target, local, rep.stats)
+			s, err := dial(target, cfg.proto, local, rep.stats)
 			if err != nil {
 				failed.Add(1)
 				return
@@ -72,7 +72,7 @@ func run(cfg config) (*report, error) {
 	rep.established, rep.failed = established.Load(), failed.Load()
 	defer func() {
 		for _, s := range subs {
-			s.conn.Close()
+			s.close()
 		}
 	}()
 	fmt.Printf("connected %d subscribers (%d failed); settling %v\n", rep.established, rep.failed, cfg.settle)
