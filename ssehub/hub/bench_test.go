@@ -165,8 +165,8 @@ func BenchmarkNextMultiChannel(b *testing.B) {
 			}
 			defer s.Close()
 			start := make([]uint64, len(s.cursors))
-			for i, c := range s.cursors {
-				start[i] = c.pos
+			for i := range s.cursors {
+				start[i] = s.cursors[i].pos
 			}
 			buf := make([]byte, 0, 32<<10)
 			b.ReportAllocs()
