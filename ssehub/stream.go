@@ -28,6 +28,16 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096);
 // It returns why the stream ended, for the log.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) (reason string) {
 	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), clear: r.ProtoMajor >= 2}
+	// A slow consumer cut by the hub's janitor may be blocked in a write:
+	// a past deadline fails that write at once (net.Conn deadlines may be
+	// set from any goroutine).
+	rc := out.rc
+	sub.SetInterrupt(func() { _ = rc.SetWriteDeadline(time.Now()) })
+	defer func() {
+		if sub.SlowConsumer() {
+			reason = "slow_consumer"
+		}
+	}()
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	retryHint := hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds())

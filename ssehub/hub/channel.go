@@ -26,19 +26,27 @@ type channel struct {
 	// published counts events ever appended, for stats.
 	published uint64
 
+	// lastUsed is when the channel was last published to or subscribed
+	// (unix nanoseconds), so the least recently used idle on-demand
+	// channel is the one reclaimed at max_on_demand_channels.
+	lastUsed atomic.Int64
+
 	// Totals for the admin API, kept by subscribers without the lock.
 	delivered       atomic.Uint64
 	skipped         atomic.Uint64
 	slowDisconnects atomic.Uint64
 }
 
-func newChannel(name string, declared bool, s ChannelSettings, buffer int, evictedUpTo ID) *channel {
+// newChannel makes a channel whose log holds its history plus room more
+// events; dead is the hub's dead-bytes count (see historyBytes).
+func newChannel(name string, declared bool, s ChannelSettings, room int, evictedUpTo ID, dead *atomic.Int64) *channel {
 	ch := &channel{
 		name:     name,
 		declared: declared,
 		settings: s,
-		log:      newEventLog(logCapacity(s, buffer)),
+		log:      newEventLog(logCapacity(s, room)),
 	}
+	ch.log.dead = dead
 	// A channel (re)created now may have had events under the same name
 	// before; treat everything up to now as gone so a resuming client is
 	// told rather than left guessing.
@@ -46,16 +54,17 @@ func newChannel(name string, declared bool, s ChannelSettings, buffer int, evict
 	return ch
 }
 
-// logCapacity sizes a channel's log: its history, plus room for a
-// subscriber that starts replaying at the oldest history event to still
-// fall the full subscriber buffer behind before it counts as slow. The sum
-// saturates: settings near the int limit must not wrap to a tiny log (the
-// ring is allocated as it fills, so a huge capacity costs nothing up front).
-func logCapacity(s ChannelSettings, buffer int) int {
-	if s.HistorySize > math.MaxInt-buffer {
+// logCapacity sizes a channel's log: its history, plus room (see
+// Config.liveRoom) so that a subscriber replaying from the oldest history
+// event, or one at the edge of its buffer, still finds a whole batch
+// published after it. The sum saturates: settings near the int limit must
+// not wrap to a tiny log (the ring is allocated as it fills, so a huge
+// capacity costs nothing up front).
+func logCapacity(s ChannelSettings, room int) int {
+	if s.HistorySize > math.MaxInt-room {
 		return math.MaxInt
 	}
-	return s.HistorySize + buffer
+	return s.HistorySize + room
 }
 
 // addSubscriber adds s, whose cursor for this channel is c. Caller holds mu.

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -83,12 +84,28 @@ type Config struct {
 	MaxOnDemandChannels int
 	// OnDemandSettings apply to every on-demand channel.
 	OnDemandSettings ChannelSettings
-	// SubscriberBuffer is how many events a subscriber may fall behind
-	// before it counts as a slow consumer and is disconnected (it resumes
-	// from history with Last-Event-ID). A channel's log holds its history
-	// plus this many events, so even a client replaying from the oldest
-	// history event gets the whole buffer.
+	// SubscriberBuffer is how many unread live events a subscriber may
+	// hold without its backlog counting as over the bound; see
+	// SlowConsumerGrace for when that makes it a slow consumer. A
+	// channel's log holds its history plus this many events plus a whole
+	// batch (Limits.MaxBatch), so a subscriber that keeps reading never
+	// loses an event to a burst.
 	SubscriberBuffer int
+	// SlowConsumerGrace is how long a subscriber's backlog may stay over
+	// SubscriberBuffer events or Limits.SubscriberBufferBytes bytes before
+	// the channel's slow-consumer policy applies. The hub's janitor checks
+	// every second, so a subscriber whose write is blocked is cut within
+	// the grace plus a second. Zero means DefaultSlowConsumerGrace.
+	SlowConsumerGrace time.Duration
+	// MaxHistoryBytes bounds what the events held by all the hub's channel
+	// logs cost, counted as their encoded size plus a fixed overhead per
+	// event. When a publish goes over it, the hub's oldest events are
+	// evicted first, whatever their channel; a client resuming from before
+	// them is told with a GapEvent (GapExpired), and a live subscriber
+	// that had not read them is handled as a slow consumer. Keep it well
+	// above Limits.MaxPublishBytes, so a whole batch fits. Zero means
+	// DefaultMaxHistoryBytes; -1 means no bound.
+	MaxHistoryBytes int64
 	// Limits bound subscribers and publishers.
 	Limits Limits
 }
@@ -99,6 +116,8 @@ const (
 	DefaultHistoryMaxAge       = time.Hour
 	DefaultMaxOnDemandChannels = 1000
 	DefaultSubscriberBuffer    = 1024
+	DefaultSlowConsumerGrace   = 10 * time.Second
+	DefaultMaxHistoryBytes     = 256 << 20
 
 	DefaultMaxSubscribers           = 100_000
 	DefaultMaxSubscribersPerClient  = 1000
@@ -168,6 +187,12 @@ func (c Config) Validate() error {
 	if c.MaxOnDemandChannels < 0 {
 		return Errorf(ErrInvalid, "max on-demand channels must not be negative")
 	}
+	if c.SlowConsumerGrace < 0 {
+		return Errorf(ErrInvalid, "slow consumer grace must not be negative")
+	}
+	if c.MaxHistoryBytes < -1 {
+		return Errorf(ErrInvalid, "max history bytes must be positive, 0 for the default, or -1 for no bound")
+	}
 	if c.SubscriberBuffer < 1 {
 		return Errorf(ErrInvalid, "subscriber buffer must be at least 1 event")
 	}
@@ -185,6 +210,42 @@ func (s ChannelSettings) validate() error {
 		return Errorf(ErrInvalid, "history max age must not be negative")
 	}
 	return nil
+}
+
+// slowConsumerGrace is SlowConsumerGrace with its default.
+func (c Config) slowConsumerGrace() time.Duration {
+	if c.SlowConsumerGrace == 0 {
+		return DefaultSlowConsumerGrace
+	}
+	return c.SlowConsumerGrace
+}
+
+// historyBytesBound is MaxHistoryBytes with its default; no bound is
+// math.MaxInt64.
+func (c Config) historyBytesBound() int64 {
+	switch {
+	case c.MaxHistoryBytes == 0:
+		return DefaultMaxHistoryBytes
+	case c.MaxHistoryBytes < 0:
+		return math.MaxInt64
+	}
+	return c.MaxHistoryBytes
+}
+
+// liveRoom is how many events a channel's log holds beyond its history:
+// the subscriber buffer and a whole batch, so neither a subscriber at the
+// edge of its buffer nor one replaying from the oldest history event loses
+// an event of the largest batch before it can read it. It saturates
+// rather than wrap.
+func (c Config) liveRoom() int {
+	batch := c.Limits.MaxBatch
+	if batch == 0 {
+		batch = DefaultMaxBatch
+	}
+	if c.SubscriberBuffer > math.MaxInt-batch {
+		return math.MaxInt
+	}
+	return c.SubscriberBuffer + batch
 }
 
 // allowsOnDemand reports whether name may be created on demand.

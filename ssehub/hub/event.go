@@ -3,6 +3,7 @@ package hub
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -68,20 +69,31 @@ func validateEventType(t string) error {
 }
 
 // Event is a published event. It is immutable once published: every channel
-// log and every subscriber shares the same *Event and its wire bytes.
+// log and every subscriber shares the same *Event and its wire bytes. The
+// data is kept only inside the encoded frame, so an event's payload is
+// held once.
 type Event struct {
 	ID        ID
 	Type      string
-	Data      string
 	Retry     int64
 	Channels  []string
 	Published time.Time
 
 	// n numbers events in publish order within the hub; see Hub.published.
 	n uint64
+	// held counts the channel logs holding the event; see historyBytes.
+	held atomic.Int32
 
 	wire []byte
 }
+
+// eventOverhead approximates what an event costs beside its frame: the
+// struct, its channel names and its slots in the logs. It is counted
+// against MaxHistoryBytes so that many tiny events are bounded too.
+const eventOverhead = 256
+
+// size is what the event counts against MaxHistoryBytes.
+func (e *Event) size() int64 { return int64(len(e.wire)) + eventOverhead }
 
 // Wire returns the event encoded as a server-sent-events frame, blank line
 // included. The bytes are shared: never modify them.
@@ -92,7 +104,6 @@ func newEvent(d Draft, id ID, now time.Time) *Event {
 	e := &Event{
 		ID:        id,
 		Type:      d.Type,
-		Data:      d.Data,
 		Retry:     d.Retry,
 		Channels:  slices.Clone(d.Channels),
 		Published: now,

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,12 @@ type eventLog struct {
 	// evictedUpTo is the ID of the newest event that left the log; a client
 	// that last saw an older ID has missed something.
 	evictedUpTo ID
+	// dead is the hub's count of bytes of events no log holds any more
+	// (see historyBytes); nil for a log outside a hub.
+	dead *atomic.Int64
+	// released: the channel was removed, its events no longer count as
+	// held (they stay readable for its last subscribers).
+	released bool
 }
 
 type logEntry struct {
@@ -48,6 +55,14 @@ func (l *eventLog) bytesFrom(pos uint64) uint64 {
 	return l.bytes - l.ring[pos%uint64(len(l.ring))].bytesBefore
 }
 
+// bytesAt is the log's byte total before position pos, in [start, end].
+func (l *eventLog) bytesAt(pos uint64) uint64 {
+	if pos >= l.end {
+		return l.bytes
+	}
+	return l.ring[pos%uint64(len(l.ring))].bytesBefore
+}
+
 func (l *eventLog) append(e *Event) {
 	if l.len() == l.capacity {
 		l.evictOldest()
@@ -58,13 +73,37 @@ func (l *eventLog) append(e *Event) {
 	l.ring[l.end%uint64(len(l.ring))] = logEntry{event: e, bytesBefore: l.bytes}
 	l.bytes += uint64(len(e.wire))
 	l.end++
+	e.held.Add(1)
 }
 
 func (l *eventLog) evictOldest() {
 	i := l.start % uint64(len(l.ring))
-	l.evictedUpTo = l.ring[i].event.ID
+	e := l.ring[i].event
+	l.evictedUpTo = e.ID
 	l.ring[i] = logEntry{}
 	l.start++
+	if !l.released {
+		l.drop(e)
+	}
+}
+
+// drop notes that this log no longer holds e; if only the hub's byte
+// queue holds it now, it is dead there (see historyBytes).
+func (l *eventLog) drop(e *Event) {
+	if e.held.Add(-1) == 1 && l.dead != nil {
+		l.dead.Add(e.size())
+	}
+}
+
+// release stops the events counting as held, when the channel is removed.
+func (l *eventLog) release() {
+	if l.released {
+		return
+	}
+	l.released = true
+	for pos := l.start; pos < l.end; pos++ {
+		l.drop(l.at(pos))
+	}
 }
 
 // rebuild moves the held events into a ring of n slots (n >= len()).

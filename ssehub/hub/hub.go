@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"cmp"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,6 +45,12 @@ type Hub struct {
 	// event numbered at or below it is in all its channel logs, so a
 	// subscriber merging several channels can read up to it safely.
 	published atomic.Uint64
+	// history bounds the bytes the logs hold; see historyBytes.
+	history historyBytes
+
+	// panicHandler is told of panics recovered in the hub's goroutines;
+	// see SetPanicHandler.
+	panicHandler atomic.Pointer[func(where string, v any, stack []byte)]
 
 	stats hubStats
 	// noDeliveryStats turns off per-delivery counting, so a benchmark can
@@ -83,11 +91,29 @@ func newHub(name string, cfg Config, now func() time.Time, janitorEvery time.Dur
 	h.startID = nextID(ID{}, now())
 	h.lastID = ID{Ms: h.startID.Ms - 1, Seq: 0}
 	h.cfg = cfg
+	h.history.bound = cfg.historyBytesBound()
 	for name, s := range cfg.Channels {
-		h.channels[name] = newChannel(name, true, s, cfg.SubscriberBuffer, ID{})
+		h.channels[name] = h.newChannel(name, true, s, ID{})
 	}
 	go h.runJanitor(janitorEvery)
 	return h, nil
+}
+
+// newChannel makes a channel with the hub's current sizing. Caller holds
+// h.mu for writing, or owns h alone.
+func (h *Hub) newChannel(name string, declared bool, s ChannelSettings, evictedUpTo ID) *channel {
+	ch := newChannel(name, declared, s, h.cfg.liveRoom(), evictedUpTo, &h.history.dead)
+	ch.lastUsed.Store(h.now().UnixNano())
+	return ch
+}
+
+// SetPanicHandler sets f to be told of a panic recovered in a goroutine
+// the hub runs (its janitor): where names the goroutine, v is what was
+// passed to panic, stack is the goroutine's stack. The goroutine goes on
+// with its next round. The HTTP layer logs it and counts it in a metric;
+// with no handler nothing is reported, and still nothing crashes.
+func (h *Hub) SetPanicHandler(f func(where string, v any, stack []byte)) {
+	h.panicHandler.Store(&f)
 }
 
 // Name returns the hub's name.
@@ -125,7 +151,7 @@ func (h *Hub) Configure(cfg Config) error {
 		ch.mu.Lock()
 		ch.declared = declared
 		ch.settings = s
-		ch.log.resize(logCapacity(s, cfg.SubscriberBuffer))
+		ch.log.resize(logCapacity(s, cfg.liveRoom()))
 		ch.mu.Unlock()
 	}
 	for _, ch := range closing {
@@ -133,9 +159,13 @@ func (h *Hub) Configure(cfg Config) error {
 	}
 	for name, s := range cfg.Channels {
 		if _, ok := h.channels[name]; !ok {
-			h.channels[name] = newChannel(name, true, s, cfg.SubscriberBuffer, h.lastPublishedID())
+			h.channels[name] = h.newChannel(name, true, s, h.lastPublishedID())
 		}
 	}
+	h.publishMu.Lock()
+	h.history.bound = cfg.historyBytesBound()
+	h.enforceHistoryBytes()
+	h.publishMu.Unlock()
 	return nil
 }
 
@@ -194,15 +224,42 @@ func (h *Hub) createOnDemand(names []string) error {
 		}
 		create = append(create, name)
 	}
+	if over := h.onDemand + len(create) - h.cfg.MaxOnDemandChannels; over > 0 {
+		h.reclaimOnDemand(over, names)
+	}
 	if h.onDemand+len(create) > h.cfg.MaxOnDemandChannels {
-		return limitErrorf(ErrLimit, "max_on_demand_channels", "hub %q already has %d on-demand channels, the configured maximum is %d (max_on_demand_channels)", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
+		return limitErrorf(ErrLimit, "max_on_demand_channels", "hub %q already has %d on-demand channels with subscribers, the configured maximum is %d (max_on_demand_channels)", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
 	}
 	last := h.lastPublishedID()
 	for _, name := range create {
-		h.channels[name] = newChannel(name, false, h.cfg.OnDemandSettings, h.cfg.SubscriberBuffer, last)
+		h.channels[name] = h.newChannel(name, false, h.cfg.OnDemandSettings, last)
 		h.onDemand++
 	}
 	return nil
+}
+
+// reclaimOnDemand removes up to n on-demand channels that have no
+// subscribers, least recently used first, with their history, so that
+// max_on_demand_channels never locks new names out for good. Channels
+// named in keep stay. Caller holds h.mu for writing, so no subscriber or
+// publisher can take a channel up meanwhile.
+func (h *Hub) reclaimOnDemand(n int, keep []string) {
+	var idle []*channel
+	for name, ch := range h.channels {
+		if ch.declared || slices.Contains(keep, name) {
+			continue
+		}
+		ch.mu.RLock()
+		unused := len(ch.subs) == 0
+		ch.mu.RUnlock()
+		if unused {
+			idle = append(idle, ch)
+		}
+	}
+	slices.SortFunc(idle, func(a, b *channel) int { return cmp.Compare(a.lastUsed.Load(), b.lastUsed.Load()) })
+	for _, ch := range idle[:min(n, len(idle))] {
+		h.removeLocked(ch)
+	}
 }
 
 // admit counts a new subscriber against the hub and client limits.
@@ -299,6 +356,10 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	}
 
 	events := make([]*Event, len(drafts))
+	usedAt := h.now().UnixNano()
+	for _, ch := range chans {
+		ch.lastUsed.Store(usedAt)
+	}
 	h.publishMu.Lock()
 	for i, d := range drafts {
 		now := h.now()
@@ -326,8 +387,12 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 // appendLocked numbers e and appends it to each of its channels, then
 // makes it readable (hub.published). Caller holds publishMu, so events
 // enter every log in ID order.
+//
+// It also counts e against MaxHistoryBytes, evicting the hub's oldest
+// events if need be; caller holds h.mu for reading too.
 func (h *Hub) appendLocked(e *Event, byName map[string]*channel) {
 	e.n = h.published.Load() + 1
+	h.history.queue(e)
 	for _, name := range e.Channels {
 		ch := byName[name]
 		ch.mu.Lock()
@@ -337,6 +402,7 @@ func (h *Hub) appendLocked(e *Event, byName map[string]*channel) {
 	}
 	h.published.Store(e.n)
 	h.stats.published.Add(1)
+	h.enforceHistoryBytes()
 }
 
 // countSubscribers returns how many distinct subscribers e's channels
@@ -395,6 +461,7 @@ func (h *Hub) removeLocked(ch *channel) {
 	ch.mu.Lock()
 	ch.closed = true
 	subs := ch.takeSubscribers()
+	ch.log.release()
 	ch.mu.Unlock()
 	delete(h.channels, ch.name)
 	if !ch.declared {
@@ -500,8 +567,9 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-// runJanitor trims history by age and removes on-demand channels that have
-// neither subscribers nor history left.
+// runJanitor trims history by age, cuts slow consumers whose backlog
+// stayed over the bound for the grace, and removes on-demand channels
+// that have neither subscribers nor history left.
 func (h *Hub) runJanitor(every time.Duration) {
 	defer close(h.janitorDone)
 	t := time.NewTicker(every)
@@ -511,23 +579,70 @@ func (h *Hub) runJanitor(every time.Duration) {
 		case <-h.stopJanitor:
 			return
 		case <-t.C:
-			h.Sweep()
+			h.sweepRecovered()
 		}
 	}
 }
 
-// Sweep runs one janitor pass now.
+// sweepRecovered runs Sweep, turning a panic into a report to
+// PanicHandler: one failed pass must not take the process down, and the
+// next tick tries again.
+func (h *Hub) sweepRecovered() {
+	defer func() {
+		if v := recover(); v != nil {
+			if report := h.panicHandler.Load(); report != nil {
+				(*report)("hub janitor", v, debug.Stack())
+			}
+		}
+	}()
+	h.Sweep()
+}
+
+// Sweep runs one janitor pass now. It holds the hub lock only to list
+// the channels and to remove idle ones, and each channel's lock only for
+// that channel (for its subscribers, a chunk at a time), so publishing
+// and subscribing go on during a pass.
 func (h *Hub) Sweep() {
 	now := h.now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	chans := make([]*channel, 0, len(h.channels))
 	for _, ch := range h.channels {
+		chans = append(chans, ch)
+	}
+	grace := h.cfg.slowConsumerGrace()
+	h.mu.RUnlock()
+
+	var idle []*channel
+	for _, ch := range chans {
 		ch.mu.Lock()
+		if ch.closed { // removed since the list was taken
+			ch.mu.Unlock()
+			continue
+		}
 		ch.trim(now)
-		idle := !ch.declared && len(ch.subs) == 0 && ch.log.len() == 0
+		empty := !ch.declared && len(ch.subs) == 0 && ch.log.len() == 0
 		ch.mu.Unlock()
-		if idle {
+		if empty {
+			idle = append(idle, ch)
+			continue
+		}
+		h.cutSlowConsumers(ch, now.Add(-grace))
+	}
+
+	h.mu.Lock()
+	for _, ch := range idle {
+		ch.mu.RLock()
+		still := !ch.declared && len(ch.subs) == 0 && ch.log.len() == 0
+		ch.mu.RUnlock()
+		if still && h.channels[ch.name] == ch {
 			h.removeLocked(ch)
 		}
 	}
+	h.mu.Unlock()
+
+	h.mu.RLock()
+	h.publishMu.Lock()
+	h.enforceHistoryBytes() // drops what trimming left dead
+	h.publishMu.Unlock()
+	h.mu.RUnlock()
 }

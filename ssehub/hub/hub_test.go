@@ -138,6 +138,7 @@ func TestOnDemandChannels(t *testing.T) {
 
 	s := subscribe(t, h, []string{"room:1"}, "")
 	publishOne(t, h, "app:log")
+	subscribe(t, h, []string{"app:log"}, "") // in use: not reclaimable
 	if got := names(); !slices.Equal(got, []string{"app:log", "news", "room:1"}) {
 		t.Fatalf("channels = %v", got)
 	}
@@ -452,6 +453,7 @@ func TestOnDemandCountAcrossConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	subscribe(t, h, []string{"r3"}, "")
+	subscribe(t, h, []string{"a"}, "") // in use: not reclaimable
 	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r4"}}); !errors.Is(err, ErrLimit) {
 		t.Errorf("fourth on-demand channel (a, r2, r3 exist) with a limit of 3: %v", err)
 	}
@@ -568,5 +570,31 @@ func TestClockStepBackAfterStartNoSpuriousGap(t *testing.T) {
 	}
 	if info := h.Info(); info.LastID != ids[2] {
 		t.Errorf("Info().LastID = %q, want %s", info.LastID, ids[2])
+	}
+}
+
+// At max_on_demand_channels, the least recently used on-demand channel
+// without subscribers is reclaimed with its history, so new names are
+// never locked out for good.
+func TestOnDemandReclaimsLeastRecentlyUsed(t *testing.T) {
+	clock := newFakeClock()
+	cfg := testConfig()
+	cfg.OnDemand = []string{"*"}
+	cfg.MaxOnDemandChannels = 2
+	h := startHub(t, cfg, clock)
+	publishOne(t, h, "x1")
+	clock.Advance(time.Second)
+	publishOne(t, h, "x2")
+	clock.Advance(time.Second)
+	publishOne(t, h, "x1") // x2 is now the least recently used
+	clock.Advance(time.Second)
+	publishOne(t, h, "x3")
+	if got := channelNames(h.Info()); !slices.Equal(got, []string{"x1", "x3"}) {
+		t.Errorf("channels = %v, want x2 reclaimed", got)
+	}
+	subscribe(t, h, []string{"x1"}, "")
+	subscribe(t, h, []string{"x3"}, "")
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"x4"}}); !errors.Is(err, ErrLimit) {
+		t.Errorf("every on-demand channel has subscribers: %v, want ErrLimit", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSubscriberLimits(t *testing.T) {
@@ -90,13 +91,16 @@ func TestLatestPolicySkipsToTheNewestEvent(t *testing.T) {
 	cfg.Channels["ticker"] = ChannelSettings{HistorySize: 10, SlowConsumer: Latest}
 	cfg.Channels["news"] = ChannelSettings{HistorySize: 10}
 	cfg.SubscriberBuffer = 3
-	h := startHub(t, cfg, nil)
+	clock := newFakeClock()
+	h := startHub(t, cfg, clock)
 	s := subscribe(t, h, []string{"news", "ticker"}, "")
 	ids := publishN(t, h, 5, "ticker")
 	news := publishOne(t, h, "news").ID.String()
+	clock.Advance(DefaultSlowConsumerGrace + time.Second)
 
-	// Four unread live ticker events is one over the buffer: the backlog
-	// goes, the newest stays, the news event is untouched.
+	// Unread live ticker events over the buffer for longer than the
+	// grace: the backlog goes, the newest stays, the news event is
+	// untouched.
 	expectStream(t, drain(t, s), []notice{{Channel: "ticker", Reason: GapSkipped}}, []string{ids[4], news})
 	if s.Skipped != 4 {
 		t.Errorf("Skipped = %d, want 4", s.Skipped)
@@ -110,7 +114,8 @@ func TestDisconnectPolicyByBytes(t *testing.T) {
 	cfg := testConfig("a")
 	cfg.SubscriberBuffer = 1000
 	cfg.Limits = Limits{SubscriberBufferBytes: 200}
-	h := startHub(t, cfg, nil)
+	clock := newFakeClock()
+	h := startHub(t, cfg, clock)
 	s := subscribe(t, h, []string{"a"}, "")
 	publish := func(n int) int {
 		total := 0
@@ -132,6 +137,7 @@ func TestDisconnectPolicyByBytes(t *testing.T) {
 	if backlog := publish(3); backlog <= 200 {
 		t.Fatalf("test setup: 3 events are %d bytes, meant to exceed 200", backlog)
 	}
+	clock.Advance(DefaultSlowConsumerGrace + time.Second)
 	if _, _, err := s.Next(nil, 1<<20); !errors.Is(err, ErrSlowConsumer) {
 		t.Errorf("over the byte buffer: %v, want ErrSlowConsumer", err)
 	}

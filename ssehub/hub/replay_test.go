@@ -213,17 +213,28 @@ func TestMultiChannelMerge(t *testing.T) {
 }
 
 func TestSlowConsumer(t *testing.T) {
+	late := DefaultSlowConsumerGrace + time.Second
 	for _, tt := range []struct {
 		behind int
+		after  time.Duration // since the events were published
 		slow   bool
-	}{{1, false}, {4, false}, {5, true}, {50, true}} {
+	}{
+		{1, late, false},
+		{4, late, false},                  // at the buffer, not over it
+		{50, 0, false},                    // a burst over the buffer, read at once
+		{50, late - 2*time.Second, false}, // over the buffer, but within the grace
+		{5, late, true},
+		{50, late, true},
+	} {
 		cfg := testConfig()
 		cfg.Channels["a"] = ChannelSettings{HistorySize: 2}
 		cfg.SubscriberBuffer = 4
-		h := startHub(t, cfg, nil)
+		clock := newFakeClock()
+		h := startHub(t, cfg, clock)
 		first := publishOne(t, h, "a").ID.String()
 		s := subscribe(t, h, []string{"a"}, "")
 		ids := publishN(t, h, tt.behind, "a")
+		clock.Advance(tt.after)
 
 		out, _, err := s.Next(nil, 1<<20)
 		if !tt.slow {

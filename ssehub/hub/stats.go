@@ -73,6 +73,10 @@ type Stats struct {
 	SlowDisconnects uint64            `json:"slow_disconnects"`
 	Skipped         uint64            `json:"skipped"`
 	Gaps            map[string]uint64 `json:"gaps"`
+	// HistoryBytes is what the channel logs hold, counted as for
+	// MaxHistoryBytes; HistoryEvicted counts events that bound pushed out.
+	HistoryBytes   int64  `json:"history_bytes"`
+	HistoryEvicted uint64 `json:"history_evicted"`
 	// Delay holds the histogram: DelayCounts[i] counts deliveries with a
 	// delay up to DelayBuckets[i] (not cumulative); the last slot is the
 	// rest.
@@ -91,6 +95,8 @@ func (h *Hub) Stats() Stats {
 		SlowDisconnects: st.slowDisconnects.Load(),
 		Skipped:         st.skipped.Load(),
 		Gaps:            make(map[string]uint64, len(gapReasons)),
+		HistoryBytes:    h.history.used.Load(),
+		HistoryEvicted:  h.history.evicted.Load(),
 	}
 	for i, r := range gapReasons {
 		s.Gaps[r] = st.gaps[i].Load()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,13 +19,17 @@ const (
 	EndChannelClosed
 	// EndHubClosed: the hub was shut down (its config was removed).
 	EndHubClosed
+	// EndSlowConsumer: the hub's janitor found the subscriber slow (see
+	// slow.go); Next returns ErrSlowConsumer from then on.
+	EndSlowConsumer
 )
 
-// ErrSlowConsumer is returned by Next when the subscriber fell so far
-// behind that events it had not read left the channel's log. The stream
+// ErrSlowConsumer is returned by Next when the subscriber is slow by the
+// rule in slow.go: its backlog stayed over its buffer for longer than the
+// grace, or events it had not read left the channel's log. The stream
 // should end; the client resumes with Last-Event-ID and replays what
 // history still holds, or is told about the gap.
-var ErrSlowConsumer = errors.New("slow consumer: fell behind the channel buffer")
+var ErrSlowConsumer = errors.New("slow consumer: could not keep up with the channel")
 
 // Gap reasons, sent in the data of the GapEvent.
 const (
@@ -62,14 +67,21 @@ type Subscriber struct {
 	// so cursors skip events up to it (see remoteReplay).
 	remote      []*Event
 	skipThrough ID
-	buffer      uint64 // unread live events allowed per channel
-	bytes       uint64 // unread live bytes allowed per channel
+	buffer      uint64        // unread live events allowed per channel
+	bytes       uint64        // unread live bytes allowed per channel
+	grace       time.Duration // how long the backlog may stay over them
 	// Skipped counts events a Latest channel dropped for this subscriber.
 	Skipped uint64
 	stats   *deliveryShard // nil when the hub keeps no delivery stats
 
 	wake     chan struct{} // nil when notifyFn is set
 	notifyFn func()
+
+	// slow is set once the subscriber was found slow (by its own read or
+	// by the janitor); interrupt, if set, is called when the janitor cuts
+	// it, so a stream blocked in a write can fail that write at once.
+	slow      atomic.Bool
+	interrupt atomic.Pointer[func()]
 
 	closeOnce  sync.Once
 	endOnce    sync.Once
@@ -87,6 +99,9 @@ type cursor struct {
 	// there on count against the subscriber buffer, replayed ones do not,
 	// so a long replay never makes a subscriber "slow".
 	liveFrom uint64
+	// mark is max(pos, liveFrom), where the backlog is counted from, as of
+	// the stream's last read: the janitor reads it without the stream.
+	mark atomic.Uint64
 }
 
 // SubscribeRequest describes a new stream.
@@ -141,6 +156,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		done:    make(chan struct{}),
 		buffer:  uint64(h.cfg.SubscriberBuffer),
 		bytes:   uint64(h.cfg.Limits.SubscriberBufferBytes),
+		grace:   h.cfg.slowConsumerGrace(),
 	}
 	if s.notifyFn = req.Notify; s.notifyFn == nil {
 		s.wake = make(chan struct{}, 1)
@@ -194,8 +210,10 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		}
 		c := &s.cursors[i]
 		c.pos, c.liveFrom = pos, ch.log.end
+		c.mark.Store(c.liveFrom)
 		ch.addSubscriber(s, c)
 		ch.mu.Unlock()
+		ch.lastUsed.Store(now.UnixNano())
 		switch {
 		case req.LastEventID != "" && !known:
 			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, req.LastEventID)
@@ -259,6 +277,52 @@ func (s *Subscriber) notify() {
 	}
 }
 
+// SetInterrupt registers f to be called, from another goroutine, when the
+// hub cuts the subscriber as slow while its stream may be blocked in a
+// write; f should make that write fail at once (a past write deadline).
+// It must be quick and must not block.
+func (s *Subscriber) SetInterrupt(f func()) { s.interrupt.Store(&f) }
+
+// SlowConsumer reports whether the subscriber was found slow: its stream
+// should end as a slow consumer (Next returns ErrSlowConsumer).
+func (s *Subscriber) SlowConsumer() bool { return s.slow.Load() }
+
+// cut ends a subscriber the janitor found slow on ch.
+func (s *Subscriber) cut(ch *channel) {
+	select {
+	case <-s.done:
+		return // closed already
+	default:
+	}
+	if !s.markSlow(ch) {
+		return
+	}
+	s.end(EndSlowConsumer, ch.name)
+	if f := s.interrupt.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// markSlow records that s is slow on ch, once, and counts it.
+func (s *Subscriber) markSlow(ch *channel) bool {
+	if !s.slow.CompareAndSwap(false, true) {
+		return false
+	}
+	s.hub.stats.slowDisconnects.Add(1)
+	ch.slowDisconnects.Add(1)
+	return true
+}
+
+// cursorOn returns s's cursor on ch, or nil.
+func (s *Subscriber) cursorOn(ch *channel) *cursor {
+	for i := range s.cursors {
+		if s.cursors[i].ch == ch {
+			return &s.cursors[i]
+		}
+	}
+	return nil
+}
+
 // Wake fires when new events may be available for Next. It never fires
 // for a subscription opened with a Notify function.
 func (s *Subscriber) Wake() <-chan struct{} { return s.wake }
@@ -304,12 +368,27 @@ func (s *Subscriber) Close() {
 	})
 }
 
+// snapshotCap is how many events Next takes from the logs per lock hold.
+const snapshotCap = 128
+
+// snapshots lends Next its list of event pointers, so a read copies bytes
+// after letting go of the channel locks without allocating.
+var snapshots = sync.Pool{New: func() any { s := make([]*Event, 0, snapshotCap); return &s }}
+
 // Next appends available events to buf (notices first) and stops once buf
 // holds at least limit bytes. more reports that further events are already
 // available, so the caller should write and call Next again without waiting
 // for Wake. Events on several channels come merged in ID order, and an event
 // published to several of them comes once.
+//
+// The channel read locks are held only to check the backlogs and to take
+// up to snapshotCap event pointers at a time; the bytes are copied after
+// the locks are released, so a reader never holds up a publish for longer
+// than that (events are immutable, and a pointer keeps one alive).
 func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err error) {
+	if s.slow.Load() {
+		return buf, false, ErrSlowConsumer
+	}
 	if len(s.pending) > 0 {
 		buf = append(buf, s.pending...)
 		s.pending = nil
@@ -318,59 +397,115 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 		return s.nextRemote(buf, limit)
 	}
 	upTo := s.hub.published.Load()
+	now := s.hub.now()
+	var delivered, replayed, bytes uint64
+	defer func() { s.flushStats(delivered, replayed, bytes) }()
+	sp := snapshots.Get().(*[]*Event)
+	defer func() {
+		clear((*sp)[:cap(*sp)])
+		snapshots.Put(sp)
+	}()
+	for first := true; ; first = false {
+		s.lockAll()
+		if first {
+			if !s.skipThrough.IsZero() {
+				s.skipReplayed()
+			}
+			if buf, err = s.checkBacklogs(buf, now); err != nil {
+				s.unlockAll()
+				return buf, false, err
+			}
+		}
+		batch, size := (*sp)[:0], len(buf)
+		for size < limit && len(batch) < snapshotCap {
+			e, wasReplay := s.nextEvent(upTo)
+			if e == nil {
+				break
+			}
+			batch = append(batch, e)
+			size += len(e.wire)
+			delivered++
+			if wasReplay {
+				replayed++
+			} else if s.stats != nil {
+				s.stats.observeDelay(now.Sub(e.Published))
+			}
+		}
+		more = len(batch) == snapshotCap || size >= limit
+		if more && size >= limit {
+			more = s.peek(upTo) != nil
+		}
+		s.publishMarks()
+		s.unlockAll()
+		for _, e := range batch {
+			buf = append(buf, e.wire...)
+			bytes += uint64(len(e.wire))
+		}
+		if len(buf) >= limit || !more {
+			return buf, more, nil
+		}
+	}
+}
+
+// lockAll takes the read lock of every subscribed channel, in name order.
+func (s *Subscriber) lockAll() {
 	// Index, do not copy: a cursor's slot may change until its lock is held.
 	for i := range s.cursors {
 		s.cursors[i].ch.mu.RLock()
 	}
-	defer func() {
-		for i := range s.cursors {
-			s.cursors[i].ch.mu.RUnlock()
-		}
-	}()
-	if !s.skipThrough.IsZero() {
-		s.skipReplayed()
+}
+
+func (s *Subscriber) unlockAll() {
+	for i := range s.cursors {
+		s.cursors[i].ch.mu.RUnlock()
 	}
+}
+
+// publishMarks lets the janitor see where each backlog now starts.
+// Caller holds the channel read locks.
+func (s *Subscriber) publishMarks() {
 	for i := range s.cursors {
 		c := &s.cursors[i]
-		if !s.behind(c) {
+		c.mark.Store(max(c.pos, c.liveFrom))
+	}
+}
+
+// checkBacklogs applies the slow-consumer rule (slow.go) to each channel:
+// on a Disconnect channel a slow subscriber gets ErrSlowConsumer; on a
+// Latest one its backlog is dropped, the newest event kept, and a
+// GapSkipped notice appended to buf. Caller holds the channel read locks.
+func (s *Subscriber) checkBacklogs(buf []byte, now time.Time) ([]byte, error) {
+	cutoff := now.Add(-s.grace)
+	for i := range s.cursors {
+		c := &s.cursors[i]
+		l := &c.ch.log
+		if c.ch.closed {
+			// The hub ends the subscription; what is left goes out first.
+			c.pos = max(c.pos, l.start)
+			continue
+		}
+		if c.pos >= l.start && !c.ch.overdue(max(c.pos, c.liveFrom), c.ch.overdueFrom(cutoff), s.buffer, s.bytes) {
 			continue
 		}
 		if c.ch.settings.SlowConsumer != Latest {
-			s.hub.stats.slowDisconnects.Add(1)
-			c.ch.slowDisconnects.Add(1)
-			return buf, false, ErrSlowConsumer
+			s.markSlow(c.ch)
+			return buf, ErrSlowConsumer
 		}
-		// Keep only the newest event and say what was skipped.
-		newest := c.ch.log.end - 1
-		skipped := newest - c.pos
+		// Keep only the newest event, if the log still holds one (age may
+		// have emptied it), and say what was skipped.
+		next := l.end
+		if l.len() > 0 {
+			next = l.end - 1
+		}
+		skipped := next - c.pos
 		s.Skipped += skipped
 		c.ch.skipped.Add(skipped)
 		s.hub.stats.skipped.Add(skipped)
 		s.hub.stats.countGap(GapSkipped)
-		c.pos, c.liveFrom = newest, newest
+		c.pos, c.liveFrom = next, next
 		buf = appendNotice(buf, GapEvent, c.ch.name, GapSkipped, "")
 	}
-	var delivered, replayed, bytes uint64
-	defer func() { s.flushStats(delivered, replayed, bytes) }()
-	var now time.Time
-	if s.stats != nil {
-		now = s.hub.now()
-	}
-	for len(buf) < limit {
-		e, wasReplay := s.nextEvent(upTo)
-		if e == nil {
-			return buf, false, nil
-		}
-		buf = append(buf, e.wire...)
-		delivered++
-		bytes += uint64(len(e.wire))
-		if wasReplay {
-			replayed++
-		} else if s.stats != nil {
-			s.stats.observeDelay(now.Sub(e.Published))
-		}
-	}
-	return buf, s.peek(upTo) != nil, nil
+	return buf, nil
 }
 
 // flushStats adds one Next call's deliveries to the hub and channel
@@ -389,15 +524,6 @@ func (s *Subscriber) flushStats(delivered, replayed, bytes uint64) {
 			c.delivered = 0
 		}
 	}
-}
-
-// behind reports whether a cursor has more unread live events or bytes
-// than the subscriber may hold, or lost unread events from the log.
-// Caller holds the channel's read lock.
-func (s *Subscriber) behind(c *cursor) bool {
-	l := &c.ch.log
-	from := max(c.pos, c.liveFrom)
-	return c.pos < l.start || l.end-from > s.buffer || (s.bytes > 0 && l.bytesFrom(from) > s.bytes)
 }
 
 // nextEvent returns the lowest-numbered unread event at or below upTo,
@@ -422,7 +548,8 @@ func (s *Subscriber) nextEvent(upTo uint64) (e *Event, replay bool) {
 // peek returns the lowest-numbered unread event at or below upTo.
 func (s *Subscriber) peek(upTo uint64) *Event {
 	var next *Event
-	for _, c := range s.cursors {
+	for i := range s.cursors {
+		c := &s.cursors[i]
 		if c.pos >= c.ch.log.end {
 			continue
 		}

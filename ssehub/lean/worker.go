@@ -98,6 +98,12 @@ func (w *worker) serve(c *Conn) {
 	if c.closed {
 		return
 	}
+	if c.sub.SlowConsumer() && c.ending == "" {
+		// Cut by the hub, maybe while the socket takes nothing: waiting
+		// to flush what is pending would wait for the write timeout.
+		c.close("slow_consumer")
+		return
+	}
 	flags := c.flags.Swap(0)
 	switch {
 	case flags&flagShutdown != 0:
