@@ -37,6 +37,8 @@ func init() {
 //		slow_consumer          disconnect|latest
 //		subscriber_buffer      <count>
 //		subscriber_buffer_bytes <size>
+//		slow_consumer_grace    <duration>
+//		max_history_bytes      <size>|unlimited
 //		max_subscribers        <count>|unlimited
 //		max_subscribers_per_channel <count>
 //		max_subscribers_per_ip <count>|unlimited
@@ -155,6 +157,11 @@ func parseHubOption(d *caddyfile.Dispenser, c *ssehub.HubConfig) (bool, error) {
 		err = countArg(d, &c.SubscriberBuffer)
 	case "subscriber_buffer_bytes":
 		err = sizeArg(d, &c.SubscriberBufferBytes)
+	case "slow_consumer_grace":
+		c.SlowConsumerGrace = new(caddy.Duration)
+		err = durationArg(d, c.SlowConsumerGrace)
+	case "max_history_bytes":
+		err = sizeOrUnlimitedArg(d, &c.MaxHistoryBytes)
 	case "max_subscribers":
 		err = limitArg(d, &c.MaxSubscribers)
 	case "max_subscribers_per_channel":
@@ -281,6 +288,22 @@ func sizeArg[T int | int64](d *caddyfile.Dispenser, dst *T) error {
 	}
 	*dst = T(n)
 	return nil
+}
+
+// sizeOrUnlimitedArg reads a byte size, or "unlimited" (-1).
+func sizeOrUnlimitedArg(d *caddyfile.Dispenser, dst *int64) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.Val() == "unlimited" {
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		*dst = -1
+		return nil
+	}
+	d.Prev()
+	return sizeArg(d, dst)
 }
 
 func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {

@@ -55,6 +55,20 @@ type HubConfig struct {
 	// the slow consumer policy applies. Default: 8 MiB.
 	SubscriberBufferBytes int `json:"subscriber_buffer_bytes,omitempty"`
 
+	// How long a subscriber's backlog may stay over subscriber_buffer (or
+	// subscriber_buffer_bytes) before the slow consumer policy applies, so
+	// a burst that the subscriber reads through is never held against it.
+	// A subscriber whose write is blocked is cut within this plus a second.
+	// Default: 10s.
+	SlowConsumerGrace *caddy.Duration `json:"slow_consumer_grace,omitempty"`
+
+	// The most bytes the events kept by all the hub's channels may hold
+	// (each counted as its encoded frame plus 256 bytes); the hub's oldest
+	// events leave history first, and a client resuming from before them
+	// is told with sse_hub.gap "expired". Default: 256 MiB; -1 means no
+	// bound beyond each channel's history_size and history_max_age.
+	MaxHistoryBytes int64 `json:"max_history_bytes,omitempty"`
+
 	// The most subscribers (streams) the hub holds; more get 503 with
 	// Retry-After. Default: 100000; -1 means no limit.
 	MaxSubscribers int `json:"max_subscribers,omitempty"`
@@ -149,6 +163,8 @@ func (c *HubConfig) settings() (hubSettings, error) {
 		OnDemand:            slices.Clip(c.OnDemand),
 		MaxOnDemandChannels: cmp.Or(c.MaxOnDemandChannels, hub.DefaultMaxOnDemandChannels),
 		SubscriberBuffer:    cmp.Or(c.SubscriberBuffer, hub.DefaultSubscriberBuffer),
+		SlowConsumerGrace:   hub.DefaultSlowConsumerGrace,
+		MaxHistoryBytes:     cmp.Or(c.MaxHistoryBytes, hub.DefaultMaxHistoryBytes),
 		OnDemandSettings:    onDemand,
 		Limits: hub.Limits{
 			MaxSubscribers:           countLimit(c.MaxSubscribers, hub.DefaultMaxSubscribers),
@@ -160,6 +176,12 @@ func (c *HubConfig) settings() (hubSettings, error) {
 			MaxPublishBytes:          c.MaxPublishBytes,
 			SubscriberBufferBytes:    c.SubscriberBufferBytes,
 		}.WithDefaults(),
+	}
+	if c.SlowConsumerGrace != nil {
+		cfg.SlowConsumerGrace = time.Duration(*c.SlowConsumerGrace)
+		if cfg.SlowConsumerGrace <= 0 {
+			return hubSettings{}, fmt.Errorf("slow_consumer_grace must be positive")
+		}
 	}
 	for name, ch := range c.Channels {
 		if ch == nil {
