@@ -36,6 +36,10 @@ type HubTotals struct {
 	SlowDisconnects uint64            `json:"slow_disconnects"`
 	Skipped         uint64            `json:"skipped"`
 	Gaps            map[string]uint64 `json:"gaps"`
+	// HistoryBytes is what the hub's history holds, counted against its
+	// max_history_bytes; HistoryEvicted counts events that bound pushed out.
+	HistoryBytes   int64  `json:"history_bytes"`
+	HistoryEvicted uint64 `json:"history_evicted"`
 }
 
 // ChannelInfo describes one channel.
