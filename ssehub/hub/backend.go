@@ -25,9 +25,14 @@ type Backend interface {
 	// them, oldest first (possibly none). Entries it cannot decode come
 	// back with no channels, so the follower still moves past them.
 	Read(ctx context.Context, after ID) ([]StoredEvent, error)
-	// Range returns up to count stored events after the given ID, oldest
-	// first, with a description of the store taken at the same instant.
-	Range(ctx context.Context, after ID, count int) (RangePage, error)
+	// Latest returns the newest stored events after the given ID, at most
+	// count of them, oldest first, with a description of the store taken
+	// at the same instant. With a non-zero notBefore, events with a lower
+	// ID are not read either. It reads no more than count events.
+	Latest(ctx context.Context, after, notBefore ID, count int) (RangePage, error)
+	// HoldsBetween reports whether the store holds an event after the
+	// first ID and before the second; it reads at most one.
+	HoldsBetween(ctx context.Context, after, before ID) (bool, error)
 	// Close releases the backend; calls in flight fail.
 	Close() error
 }
@@ -38,7 +43,7 @@ type StoredEvent struct {
 	Draft Draft
 }
 
-// RangePage is one Range answer. Events, First and Last are one snapshot.
+// RangePage is one Latest answer. Events, First and Last are one snapshot.
 type RangePage struct {
 	Events []StoredEvent
 	// First is the oldest event the store still holds (zero if none).
@@ -69,8 +74,6 @@ const (
 	// the events it stored, so the answer can count this node's
 	// subscribers and a publisher reads its own writes on this node.
 	appliedWait = 2 * time.Second
-	// rangePage is how many stored events one Range call reads.
-	rangePage = 1000
 )
 
 // backendLink is an attached backend and its follower goroutine.

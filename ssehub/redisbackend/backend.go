@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,21 +139,34 @@ func (b *Backend) Read(ctx context.Context, after hub.ID) ([]hub.StoredEvent, er
 	return out, nil
 }
 
-// Range reads entries after the given ID (XRANGE with an exclusive start)
-// and the stream's state (XINFO STREAM) in one MULTI/EXEC.
-func (b *Backend) Range(ctx context.Context, after hub.ID, count int) (hub.RangePage, error) {
+// Latest reads the newest entries after the given ID (XREVRANGE with an
+// exclusive end and a COUNT, so Redis never returns more than count) and
+// the stream's state (XINFO STREAM) in one MULTI/EXEC.
+func (b *Backend) Latest(ctx context.Context, after, notBefore hub.ID, count int) (hub.RangePage, error) {
+	start := "(" + after.String()
+	if !notBefore.IsZero() && after.Less(notBefore) {
+		start = notBefore.String()
+	}
 	pipe := b.client.TxPipeline()
-	rng := pipe.XRangeN(ctx, b.key, "("+after.String(), "+", int64(count))
+	var rng *redis.XMessageSliceCmd
+	if count > 0 {
+		rng = pipe.XRevRangeN(ctx, b.key, "+", start, int64(count))
+	}
 	info := pipe.XInfoStream(ctx, b.key)
 	_, err := pipe.Exec(ctx)
-	if err != nil && rng.Err() == nil && info.Err() != nil && strings.Contains(info.Err().Error(), "no such key") {
+	if err != nil && (rng == nil || rng.Err() == nil) && info.Err() != nil && strings.Contains(info.Err().Error(), "no such key") {
 		return hub.RangePage{}, nil // no event stored yet
 	}
 	if err != nil {
-		return hub.RangePage{}, fmt.Errorf("redis XRANGE on %s: %w", b.key, err)
+		return hub.RangePage{}, fmt.Errorf("redis XREVRANGE on %s: %w", b.key, err)
 	}
 	st := info.Val()
-	page := hub.RangePage{Events: decode(rng.Val())}
+	var page hub.RangePage
+	if rng != nil {
+		msgs := rng.Val()
+		slices.Reverse(msgs)
+		page.Events = decode(msgs)
+	}
 	page.Last, _ = hub.ParseID(st.LastGeneratedID)
 	if st.Length > 0 {
 		page.First, _ = hub.ParseID(st.FirstEntry.ID)
@@ -160,6 +174,18 @@ func (b *Backend) Range(ctx context.Context, after hub.ID, count int) (hub.Range
 	// EntriesAdded is reported since Redis 7; before, assume trimming.
 	page.Trimmed = st.EntriesAdded == 0 && st.Length > 0 || st.EntriesAdded > st.Length
 	return page, nil
+}
+
+// HoldsBetween asks Redis for one entry strictly between the two IDs.
+func (b *Backend) HoldsBetween(ctx context.Context, after, before hub.ID) (bool, error) {
+	if !after.Less(before) {
+		return false, nil
+	}
+	msgs, err := b.client.XRevRangeN(ctx, b.key, "("+before.String(), "("+after.String(), 1).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis XREVRANGE on %s: %w", b.key, err)
+	}
+	return len(msgs) > 0, nil
 }
 
 // Close closes the client; calls in flight fail.
