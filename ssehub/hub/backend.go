@@ -21,6 +21,10 @@ type Backend interface {
 	// Append stores drafts as one all-or-nothing batch and returns their
 	// IDs, in order; they are consecutive in the backend.
 	Append(ctx context.Context, drafts []Draft) ([]ID, error)
+	// AppendAndRead is Append that also returns, in the same round trip,
+	// the stored events after the given ID (the new ones included, up to
+	// a page), oldest first.
+	AppendAndRead(ctx context.Context, drafts []Draft, after ID) ([]ID, []StoredEvent, error)
 	// Read waits a short while for events after the given ID and returns
 	// them, oldest first (possibly none). Entries it cannot decode come
 	// back with no channels, so the follower still moves past them.
@@ -70,6 +74,9 @@ const (
 	backendTimeout = 5 * time.Second
 	minBackoff     = 50 * time.Millisecond
 	maxBackoff     = 2 * time.Second
+	// kickedBackoff is the retry interval once a publish showed the
+	// backend is back.
+	kickedBackoff = 5 * time.Millisecond
 	// appliedWait bounds how long Publish waits for the follower to apply
 	// the events it stored, so the answer can count this node's
 	// subscribers and a publisher reads its own writes on this node.
@@ -175,9 +182,15 @@ func (h *Hub) follow(ctx context.Context, l *backendLink, onState func(BackendSt
 			case <-ctx.Done():
 				return
 			case <-time.After(wait):
+				wait = min(2*wait, maxBackoff)
 			case <-l.kick:
+				// A publish just got through, so Redis is back, but the
+				// client may still fail a call or two while it reconnects
+				// (go-redis fails dials fast until its background probe
+				// succeeds): retry at the shortest backoff, not the cap,
+				// so the publisher's wait and delivery stay short.
+				wait = kickedBackoff
 			}
-			wait = min(2*wait, maxBackoff)
 			continue
 		}
 		wait = minBackoff
@@ -267,7 +280,24 @@ func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, err
 	defer cancel()
 	// A copy: handing the caller's slice to an interface would make every
 	// in-memory Publish allocate its variadic drafts on the heap.
-	ids, err := l.b.Append(ctx, slices.Clone(drafts))
+	var ids []ID
+	var err error
+	if l.state.Load() == 1 {
+		ids, err = l.b.Append(ctx, slices.Clone(drafts))
+	} else {
+		// The follower is not reading (the store was down, or it has not
+		// started): even once the store is back, its next read may wait
+		// for its backoff, or fail while the client reconnects. So this
+		// publish reads what the node lacks on the connection that just
+		// stored the events, and applies it itself; Apply skips what the
+		// follower applies too, and reads start at the last applied ID,
+		// so the logs stay in order without gap.
+		var caught []StoredEvent
+		ids, caught, err = l.b.AppendAndRead(ctx, slices.Clone(drafts), h.lastPublishedID())
+		if err == nil {
+			h.Apply(caught)
+		}
+	}
 	if err != nil {
 		return nil, Errorf(ErrUnavailable, "hub %q: the event store is unavailable, nothing was published (%v); try again later", h.name, err)
 	}

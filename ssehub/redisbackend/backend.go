@@ -97,6 +97,30 @@ func (b *Backend) Key() string { return b.key }
 // Append stores the drafts with one MULTI/EXEC of XADDs.
 func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, error) {
 	pipe := b.client.TxPipeline()
+	cmds := b.queueAppend(ctx, pipe, drafts)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
+	}
+	return appendedIDs(cmds)
+}
+
+// AppendAndRead is Append with an XRANGE after the XADDs in the same
+// MULTI/EXEC: one round trip on the connection that stored the events.
+func (b *Backend) AppendAndRead(ctx context.Context, drafts []hub.Draft, after hub.ID) ([]hub.ID, []hub.StoredEvent, error) {
+	pipe := b.client.TxPipeline()
+	cmds := b.queueAppend(ctx, pipe, drafts)
+	rng := pipe.XRangeN(ctx, b.key, "("+after.String(), "+", readCount)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
+	}
+	ids, err := appendedIDs(cmds)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, decode(rng.Val()), nil
+}
+
+func (b *Backend) queueAppend(ctx context.Context, pipe redis.Pipeliner, drafts []hub.Draft) []*redis.StringCmd {
 	cmds := make([]*redis.StringCmd, len(drafts))
 	for i, d := range drafts {
 		values := []string{fieldChannels, strings.Join(d.Channels, ","), fieldType, d.Type, fieldData, d.Data}
@@ -105,9 +129,10 @@ func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, err
 		}
 		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.maxLen, Approx: b.maxLen > 0, Values: values})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
-	}
+	return cmds
+}
+
+func appendedIDs(cmds []*redis.StringCmd) ([]hub.ID, error) {
 	ids := make([]hub.ID, len(cmds))
 	for i, cmd := range cmds {
 		id, err := hub.ParseID(cmd.Val())
