@@ -160,6 +160,32 @@ func (h *Hub) stopBackend() {
 // backend holds is missed.
 func (h *Hub) follow(ctx context.Context, l *backendLink, onState func(BackendState)) {
 	defer close(l.done)
+	// A panic (a bug) ends one round, which is reported; the next one
+	// resumes from the last applied ID, as after a backend failure.
+	for !h.followRecovering(ctx, l, onState) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(maxBackoff):
+		}
+	}
+}
+
+// followRecovering runs followUntilDone, turning a panic into a report;
+// it reports whether the follower is done (ctx ended).
+func (h *Hub) followRecovering(ctx context.Context, l *backendLink, onState func(BackendState)) (done bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ReportPanic(PanicRedisFollower, v)
+			done = ctx.Err() != nil
+		}
+	}()
+	h.followUntilDone(ctx, l, onState)
+	return true
+}
+
+// followUntilDone is the follower's loop; it returns when ctx ends.
+func (h *Hub) followUntilDone(ctx context.Context, l *backendLink, onState func(BackendState)) {
 	after := h.lastPublishedID()
 	wait := minBackoff
 	report := func(s BackendState) {
