@@ -6,7 +6,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
 )
+
+// panicExitWatcher names the exit watcher in panic reports.
+const panicExitWatcher = "exit_watcher"
 
 // exitPollEvery is how often open streams check whether Caddy is exiting.
 const exitPollEvery = 100 * time.Millisecond
@@ -55,17 +60,31 @@ func pollExit(signal, stop chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			if caddy.Exiting() {
-				exitWatch.mu.Lock()
-				caddy.Log().Named("http.handlers.sse_hub").Info("caddy is exiting; closing open streams", zap.Int("streams", exitWatch.streams))
-				select {
-				case <-signal:
-				default:
-					close(signal)
-				}
-				exitWatch.mu.Unlock()
+			if closeIfExiting(signal) {
 				return
 			}
 		}
 	}
+}
+
+// closeIfExiting closes signal if Caddy is exiting, and reports whether
+// it did. A panic (a bug) is reported and skips one poll.
+func closeIfExiting(signal chan struct{}) (closed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			hub.ReportPanic(panicExitWatcher, v)
+		}
+	}()
+	if !caddy.Exiting() {
+		return false
+	}
+	exitWatch.mu.Lock()
+	defer exitWatch.mu.Unlock()
+	caddy.Log().Named("http.handlers.sse_hub").Info("caddy is exiting; closing open streams", zap.Int("streams", exitWatch.streams))
+	select {
+	case <-signal:
+	default:
+		close(signal)
+	}
+	return true
 }

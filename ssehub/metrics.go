@@ -20,6 +20,7 @@ var promMetrics struct {
 	hubs          *hubCollector
 	rejected      *prometheus.CounterVec
 	publishErrors *prometheus.CounterVec
+	panics        *prometheus.CounterVec
 }
 
 const metricsNamespace = "caddy_sse_hub"
@@ -35,6 +36,10 @@ func initMetrics() {
 			Name: metricsNamespace + "_publish_errors_total",
 			Help: "Publish requests refused, by hub (empty when the hub does not exist) and reason.",
 		}, []string{"hub", "reason"})
+		promMetrics.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricsNamespace + "_panics_total",
+			Help: "Panics recovered in the module's goroutines, by goroutine (lean_worker, lean_poller, lean_ticker, redis_follower, exit_watcher); each ended only what it was serving.",
+		}, []string{"where"})
 	})
 }
 
@@ -44,7 +49,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{promMetrics.hubs, promMetrics.rejected, promMetrics.publishErrors} {
+	for _, c := range []prometheus.Collector{promMetrics.hubs, promMetrics.rejected, promMetrics.publishErrors, promMetrics.panics} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -66,6 +71,12 @@ func countRejected(hubName, reason string) {
 func countPublishError(hubName, reason string) {
 	initMetrics()
 	promMetrics.publishErrors.WithLabelValues(hubName, reason).Inc()
+}
+
+// countPanic counts a recovered panic; where is from a fixed set.
+func countPanic(where string) {
+	initMetrics()
+	promMetrics.panics.WithLabelValues(where).Inc()
 }
 
 // hubCollector exports every live hub's totals at scrape time.

@@ -21,13 +21,22 @@ type Backend interface {
 	// Append stores drafts as one all-or-nothing batch and returns their
 	// IDs, in order; they are consecutive in the backend.
 	Append(ctx context.Context, drafts []Draft) ([]ID, error)
+	// AppendAndRead is Append that also returns, in the same round trip,
+	// the stored events after the given ID (the new ones included, up to
+	// a page), oldest first.
+	AppendAndRead(ctx context.Context, drafts []Draft, after ID) ([]ID, []StoredEvent, error)
 	// Read waits a short while for events after the given ID and returns
 	// them, oldest first (possibly none). Entries it cannot decode come
 	// back with no channels, so the follower still moves past them.
 	Read(ctx context.Context, after ID) ([]StoredEvent, error)
-	// Range returns up to count stored events after the given ID, oldest
-	// first, with a description of the store taken at the same instant.
-	Range(ctx context.Context, after ID, count int) (RangePage, error)
+	// Latest returns the newest stored events after the given ID, at most
+	// count of them, oldest first, with a description of the store taken
+	// at the same instant. With a non-zero notBefore, events with a lower
+	// ID are not read either. It reads no more than count events.
+	Latest(ctx context.Context, after, notBefore ID, count int) (RangePage, error)
+	// HoldsBetween reports whether the store holds an event after the
+	// first ID and before the second; it reads at most one.
+	HoldsBetween(ctx context.Context, after, before ID) (bool, error)
 	// Close releases the backend; calls in flight fail.
 	Close() error
 }
@@ -38,7 +47,7 @@ type StoredEvent struct {
 	Draft Draft
 }
 
-// RangePage is one Range answer. Events, First and Last are one snapshot.
+// RangePage is one Latest answer. Events, First and Last are one snapshot.
 type RangePage struct {
 	Events []StoredEvent
 	// First is the oldest event the store still holds (zero if none).
@@ -65,12 +74,13 @@ const (
 	backendTimeout = 5 * time.Second
 	minBackoff     = 50 * time.Millisecond
 	maxBackoff     = 2 * time.Second
+	// kickedBackoff is the retry interval once a publish showed the
+	// backend is back.
+	kickedBackoff = 5 * time.Millisecond
 	// appliedWait bounds how long Publish waits for the follower to apply
 	// the events it stored, so the answer can count this node's
 	// subscribers and a publisher reads its own writes on this node.
 	appliedWait = 2 * time.Second
-	// rangePage is how many stored events one Range call reads.
-	rangePage = 1000
 )
 
 // backendLink is an attached backend and its follower goroutine.
@@ -150,6 +160,32 @@ func (h *Hub) stopBackend() {
 // backend holds is missed.
 func (h *Hub) follow(ctx context.Context, l *backendLink, onState func(BackendState)) {
 	defer close(l.done)
+	// A panic (a bug) ends one round, which is reported; the next one
+	// resumes from the last applied ID, as after a backend failure.
+	for !h.followRecovering(ctx, l, onState) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(maxBackoff):
+		}
+	}
+}
+
+// followRecovering runs followUntilDone, turning a panic into a report;
+// it reports whether the follower is done (ctx ended).
+func (h *Hub) followRecovering(ctx context.Context, l *backendLink, onState func(BackendState)) (done bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ReportPanic(PanicRedisFollower, v)
+			done = ctx.Err() != nil
+		}
+	}()
+	h.followUntilDone(ctx, l, onState)
+	return true
+}
+
+// followUntilDone is the follower's loop; it returns when ctx ends.
+func (h *Hub) followUntilDone(ctx context.Context, l *backendLink, onState func(BackendState)) {
 	after := h.lastPublishedID()
 	wait := minBackoff
 	report := func(s BackendState) {
@@ -172,9 +208,15 @@ func (h *Hub) follow(ctx context.Context, l *backendLink, onState func(BackendSt
 			case <-ctx.Done():
 				return
 			case <-time.After(wait):
+				wait = min(2*wait, maxBackoff)
 			case <-l.kick:
+				// A publish just got through, so Redis is back, but the
+				// client may still fail a call or two while it reconnects
+				// (go-redis fails dials fast until its background probe
+				// succeeds): retry at the shortest backoff, not the cap,
+				// so the publisher's wait and delivery stay short.
+				wait = kickedBackoff
 			}
-			wait = min(2*wait, maxBackoff)
 			continue
 		}
 		wait = minBackoff
@@ -264,7 +306,24 @@ func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, err
 	defer cancel()
 	// A copy: handing the caller's slice to an interface would make every
 	// in-memory Publish allocate its variadic drafts on the heap.
-	ids, err := l.b.Append(ctx, slices.Clone(drafts))
+	var ids []ID
+	var err error
+	if l.state.Load() == 1 {
+		ids, err = l.b.Append(ctx, slices.Clone(drafts))
+	} else {
+		// The follower is not reading (the store was down, or it has not
+		// started): even once the store is back, its next read may wait
+		// for its backoff, or fail while the client reconnects. So this
+		// publish reads what the node lacks on the connection that just
+		// stored the events, and applies it itself; Apply skips what the
+		// follower applies too, and reads start at the last applied ID,
+		// so the logs stay in order without gap.
+		var caught []StoredEvent
+		ids, caught, err = l.b.AppendAndRead(ctx, slices.Clone(drafts), h.lastPublishedID())
+		if err == nil {
+			h.Apply(caught)
+		}
+	}
 	if err != nil {
 		return nil, Errorf(ErrUnavailable, "hub %q: the event store is unavailable, nothing was published (%v); try again later", h.name, err)
 	}

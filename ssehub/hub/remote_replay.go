@@ -56,25 +56,60 @@ func (h *Hub) coversLocally(resume ID, names []string) bool {
 	return true
 }
 
-// replayFromBackend reads what the named channels hold after resume from
-// the backend, bounded by their history settings. names are sorted.
+// replayFromBackend reads what the named channels may replay after resume
+// from the backend. names are sorted.
+//
+// The read is bounded by what the channels may replay, whatever the ID: it
+// takes the newest events after resume, at most the sum of the channels'
+// history_size, and none older than their history_max_age (when every
+// channel has one), so an old ID such as 1-0 costs no more than a recent
+// one. Events of other channels in that window count against the bound
+// too: the stream is shared, and Redis cannot filter by channel. What lies
+// between resume and the window is not read; if the store still holds or
+// has dropped anything there, the client is told with an expired gap on
+// each of its channels, as it cannot be told which of them lost events.
 func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteReplay, error) {
 	h.mu.RLock()
 	settings := make(map[string]ChannelSettings, len(names))
 	keep := 0
-	for _, name := range names {
+	var maxAge time.Duration // the oldest any channel replays; 0: no bound
+	for i, name := range names {
 		s, ok := h.cfg.Channels[name]
 		if !ok {
 			s = h.cfg.OnDemandSettings
 		}
 		settings[name] = s
 		keep += s.HistorySize
+		if i == 0 || maxAge > 0 && s.HistoryMaxAge > 0 {
+			maxAge = max(maxAge, s.HistoryMaxAge)
+		} else {
+			maxAge = 0
+		}
 	}
 	h.mu.RUnlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	defer cancel()
-	r := &remoteReplay{}
+	unavailable := func(err error) error {
+		return Errorf(ErrUnavailable, "hub %q: cannot read history from the event store (%v); try again later", h.name, err)
+	}
+	now := h.now()
+	var notBefore ID
+	if maxAge > 0 {
+		notBefore = ID{Ms: uint64(max(now.Add(-maxAge).UnixMilli(), 0))}
+	}
+	p, err := b.Latest(ctx, resume, notBefore, keep)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	r := &remoteReplay{through: p.Last}
+	if p.Last.Less(resume) {
+		if h.lastPublishedID().Less(resume) {
+			r.unknown = true
+		}
+		r.through = resume
+		return r, nil
+	}
 	gapIn := func(chans []string) {
 		for _, name := range chans {
 			if _, ok := settings[name]; ok && !slices.Contains(r.gaps, name) {
@@ -82,66 +117,57 @@ func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteRe
 			}
 		}
 	}
-	now := h.now()
-	after := resume
-	for page := 0; ; page++ {
-		p, err := b.Range(ctx, after, rangePage)
-		if err != nil {
-			return nil, Errorf(ErrUnavailable, "hub %q: cannot read history from the event store (%v); try again later", h.name, err)
+	for _, se := range p.Events {
+		if r.through.Less(se.ID) {
+			break
 		}
-		if page == 0 {
-			r.through = p.Last
-			if p.Last.Less(resume) {
-				if h.lastPublishedID().Less(resume) {
-					r.unknown = true
+		d := se.Draft
+		var mine []string
+		for _, name := range d.Channels {
+			if s, ok := settings[name]; ok {
+				if s.HistoryMaxAge > 0 && time.UnixMilli(int64(se.ID.Ms)).Before(now.Add(-s.HistoryMaxAge)) {
+					gapIn([]string{name})
+					continue
 				}
-				r.through = resume
-				return r, nil
+				mine = append(mine, name)
 			}
 		}
-		// Events between after and the oldest one held may have been
+		if len(mine) == 0 || d.Validate() != nil {
+			continue
+		}
+		r.events = append(r.events, newEvent(d, se.ID, time.UnixMilli(int64(se.ID.Ms))))
+	}
+
+	// below ends the part after resume that was not read: the window was
+	// full, or stopped at the age bound.
+	var below ID
+	switch {
+	case len(p.Events) >= keep && len(p.Events) > 0:
+		below = p.Events[0].ID
+	case keep == 0:
+		below = ID{Ms: p.Last.Ms, Seq: p.Last.Seq + 1}
+	case resume.Less(notBefore):
+		below = notBefore
+	}
+	switch {
+	case p.Trimmed && resume.Less(p.First):
+		// Events between resume and the oldest one held may have been
 		// trimmed; the store cannot tell, so say so.
-		if p.Trimmed && after.Less(p.First) {
+		gapIn(names)
+	case !resume.Less(below) || p.First.IsZero():
+		// Everything after resume was read, or nothing is stored.
+	case resume.Less(p.First):
+		if p.First.Less(below) {
+			gapIn(names) // the oldest entry held is one that was not read
+		}
+	default:
+		held, err := b.HoldsBetween(ctx, resume, below)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		if held {
 			gapIn(names)
 		}
-		for _, se := range p.Events {
-			if r.through.Less(se.ID) {
-				return r.trim(keep, gapIn), nil
-			}
-			after = se.ID
-			d := se.Draft
-			var mine []string
-			for _, name := range d.Channels {
-				if s, ok := settings[name]; ok {
-					if s.HistoryMaxAge > 0 && time.UnixMilli(int64(se.ID.Ms)).Before(now.Add(-s.HistoryMaxAge)) {
-						gapIn([]string{name})
-						continue
-					}
-					mine = append(mine, name)
-				}
-			}
-			if len(mine) == 0 || d.Validate() != nil {
-				continue
-			}
-			r.events = append(r.events, newEvent(d, se.ID, time.UnixMilli(int64(se.ID.Ms))))
-			if len(r.events) > 2*keep+rangePage {
-				r.trim(keep, gapIn)
-			}
-		}
-		if len(p.Events) < rangePage || !after.Less(r.through) {
-			return r.trim(keep, gapIn), nil
-		}
 	}
-}
-
-// trim keeps the newest keep events (the history the subscribed channels
-// are configured to hold) and reports the channels of those dropped.
-func (r *remoteReplay) trim(keep int, gapIn func([]string)) *remoteReplay {
-	if drop := len(r.events) - keep; drop > 0 {
-		for _, e := range r.events[:drop] {
-			gapIn(e.Channels)
-		}
-		r.events = slices.Delete(r.events, 0, drop)
-	}
-	return r
+	return r, nil
 }

@@ -134,17 +134,24 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Admitted before anything costly, so a refused client costs no
+	// backend read; released on every failure until s owns the count.
+	if err := h.admitFirst(req.Client, names); err != nil {
+		return nil, err
+	}
 	resume, idErr := ParseID(req.LastEventID)
 	var remote *remoteReplay
 	l := h.link.Load()
 	if l != nil && req.LastEventID != "" && idErr == nil && !h.coversLocally(resume, names) {
 		// Read before taking any lock: it is a network round trip.
 		if remote, err = h.replayFromBackend(l.b, names, resume); err != nil {
+			h.release(req.Client)
 			return nil, err
 		}
 	}
 	chans, err := h.channelsFor(names)
 	if err != nil {
+		h.release(req.Client)
 		return nil, err
 	}
 	defer h.mu.RUnlock()
@@ -168,9 +175,6 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	// other subscribers' removals read these names under their own locks.
 	for i, ch := range chans {
 		s.cursors[i].ch = ch
-	}
-	if err := h.admit(req.Client); err != nil {
-		return nil, err
 	}
 	if s.notifyFn != nil {
 		h.stats.lean.Add(1) // Close takes it off
@@ -225,6 +229,34 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	}
 	h.stats.accepted.Add(1)
 	return s, nil
+}
+
+// admitFirst counts a new subscriber against the hub and client limits,
+// and refuses it if a channel it names is full. Each channel's limit is
+// checked again under its lock when the subscriber is added; this early
+// check spares a refused client the backend read.
+func (h *Hub) admitFirst(client string, names []string) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if err := h.admit(client); err != nil {
+		return err
+	}
+	if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 {
+		for _, name := range names {
+			ch := h.channels[name]
+			if ch == nil {
+				continue // created empty later
+			}
+			ch.mu.RLock()
+			full := len(ch.subs) >= max
+			ch.mu.RUnlock()
+			if full {
+				h.release(client)
+				return limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", name, max)
+			}
+		}
+	}
+	return nil
 }
 
 // checkSubscribeRequest validates a request and returns its channel names

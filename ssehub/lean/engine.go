@@ -231,7 +231,8 @@ func (e *Engine) tickLoop() {
 	for {
 		select {
 		case <-t.C:
-			e.tickOnce(time.Now().UnixNano())
+			// A panic skips one tick's work; the next tick redoes it.
+			recovering(PanicTicker, func() { e.tickOnce(time.Now().UnixNano()) })
 		case <-e.stop:
 			return
 		}

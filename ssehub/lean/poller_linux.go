@@ -73,18 +73,26 @@ func (p *poller) run(stop <-chan struct{}) {
 		if err != nil {
 			continue // EINTR
 		}
-		for _, ev := range events[:n] {
-			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			p.mu.Lock()
-			c := p.byID[id]
-			p.mu.Unlock()
-			switch {
-			case c == nil:
-			case ev.Events&gone != 0:
-				c.request(flagPeerGone)
-			default:
-				c.Notify() // writable: the worker writes what is pending
-			}
+		// A panic loses the rest of this batch of events (edge-triggered,
+		// so they are not reported again); the ticker's heartbeats and
+		// timeouts still end those connections in time.
+		recovering(PanicPoller, func() { p.dispatch(events[:n]) })
+	}
+}
+
+// dispatch hands epoll events to their connections' workers.
+func (p *poller) dispatch(events []syscall.EpollEvent) {
+	for _, ev := range events {
+		id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+		p.mu.Lock()
+		c := p.byID[id]
+		p.mu.Unlock()
+		switch {
+		case c == nil:
+		case ev.Events&gone != 0:
+			c.request(flagPeerGone)
+		default:
+			c.Notify() // writable: the worker writes what is pending
 		}
 	}
 }

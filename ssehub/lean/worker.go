@@ -73,7 +73,7 @@ func (w *worker) run(stop, quit <-chan struct{}) {
 			}
 			for i, c := range batch {
 				c.queued.Store(false) // a wake from here on queues it again
-				w.serve(c)
+				w.serveRecovering(c)
 				batch[i] = nil
 				if i%yieldEvery == yieldEvery-1 {
 					// Non-blocking writes never park the goroutine, so

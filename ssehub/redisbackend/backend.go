@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,30 @@ func (b *Backend) Key() string { return b.key }
 // Append stores the drafts with one MULTI/EXEC of XADDs.
 func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, error) {
 	pipe := b.client.TxPipeline()
+	cmds := b.queueAppend(ctx, pipe, drafts)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
+	}
+	return appendedIDs(cmds)
+}
+
+// AppendAndRead is Append with an XRANGE after the XADDs in the same
+// MULTI/EXEC: one round trip on the connection that stored the events.
+func (b *Backend) AppendAndRead(ctx context.Context, drafts []hub.Draft, after hub.ID) ([]hub.ID, []hub.StoredEvent, error) {
+	pipe := b.client.TxPipeline()
+	cmds := b.queueAppend(ctx, pipe, drafts)
+	rng := pipe.XRangeN(ctx, b.key, "("+after.String(), "+", readCount)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
+	}
+	ids, err := appendedIDs(cmds)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, decode(rng.Val()), nil
+}
+
+func (b *Backend) queueAppend(ctx context.Context, pipe redis.Pipeliner, drafts []hub.Draft) []*redis.StringCmd {
 	cmds := make([]*redis.StringCmd, len(drafts))
 	for i, d := range drafts {
 		values := []string{fieldChannels, strings.Join(d.Channels, ","), fieldType, d.Type, fieldData, d.Data}
@@ -104,9 +129,10 @@ func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, err
 		}
 		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.maxLen, Approx: b.maxLen > 0, Values: values})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
-	}
+	return cmds
+}
+
+func appendedIDs(cmds []*redis.StringCmd) ([]hub.ID, error) {
 	ids := make([]hub.ID, len(cmds))
 	for i, cmd := range cmds {
 		id, err := hub.ParseID(cmd.Val())
@@ -138,21 +164,34 @@ func (b *Backend) Read(ctx context.Context, after hub.ID) ([]hub.StoredEvent, er
 	return out, nil
 }
 
-// Range reads entries after the given ID (XRANGE with an exclusive start)
-// and the stream's state (XINFO STREAM) in one MULTI/EXEC.
-func (b *Backend) Range(ctx context.Context, after hub.ID, count int) (hub.RangePage, error) {
+// Latest reads the newest entries after the given ID (XREVRANGE with an
+// exclusive end and a COUNT, so Redis never returns more than count) and
+// the stream's state (XINFO STREAM) in one MULTI/EXEC.
+func (b *Backend) Latest(ctx context.Context, after, notBefore hub.ID, count int) (hub.RangePage, error) {
+	start := "(" + after.String()
+	if !notBefore.IsZero() && after.Less(notBefore) {
+		start = notBefore.String()
+	}
 	pipe := b.client.TxPipeline()
-	rng := pipe.XRangeN(ctx, b.key, "("+after.String(), "+", int64(count))
+	var rng *redis.XMessageSliceCmd
+	if count > 0 {
+		rng = pipe.XRevRangeN(ctx, b.key, "+", start, int64(count))
+	}
 	info := pipe.XInfoStream(ctx, b.key)
 	_, err := pipe.Exec(ctx)
-	if err != nil && rng.Err() == nil && info.Err() != nil && strings.Contains(info.Err().Error(), "no such key") {
+	if err != nil && (rng == nil || rng.Err() == nil) && info.Err() != nil && strings.Contains(info.Err().Error(), "no such key") {
 		return hub.RangePage{}, nil // no event stored yet
 	}
 	if err != nil {
-		return hub.RangePage{}, fmt.Errorf("redis XRANGE on %s: %w", b.key, err)
+		return hub.RangePage{}, fmt.Errorf("redis XREVRANGE on %s: %w", b.key, err)
 	}
 	st := info.Val()
-	page := hub.RangePage{Events: decode(rng.Val())}
+	var page hub.RangePage
+	if rng != nil {
+		msgs := rng.Val()
+		slices.Reverse(msgs)
+		page.Events = decode(msgs)
+	}
 	page.Last, _ = hub.ParseID(st.LastGeneratedID)
 	if st.Length > 0 {
 		page.First, _ = hub.ParseID(st.FirstEntry.ID)
@@ -160,6 +199,18 @@ func (b *Backend) Range(ctx context.Context, after hub.ID, count int) (hub.Range
 	// EntriesAdded is reported since Redis 7; before, assume trimming.
 	page.Trimmed = st.EntriesAdded == 0 && st.Length > 0 || st.EntriesAdded > st.Length
 	return page, nil
+}
+
+// HoldsBetween asks Redis for one entry strictly between the two IDs.
+func (b *Backend) HoldsBetween(ctx context.Context, after, before hub.ID) (bool, error) {
+	if !after.Less(before) {
+		return false, nil
+	}
+	msgs, err := b.client.XRevRangeN(ctx, b.key, "("+before.String(), "("+after.String(), 1).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis XREVRANGE on %s: %w", b.key, err)
+	}
+	return len(msgs) > 0, nil
 }
 
 // Close closes the client; calls in flight fail.

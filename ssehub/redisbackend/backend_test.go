@@ -133,21 +133,39 @@ func TestAppendReadRange(t *testing.T) {
 			t.Errorf("event %d read back as %+v, want %+v with ID %v", i, se, drafts[i], ids[i])
 		}
 	}
-	page, err := b.Range(ctx, ids[0], 10)
+	page, err := b.Latest(ctx, ids[0], hub.ID{}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(page.Events) != 2 || page.Events[0].ID != ids[1] || page.Last != ids[2] || page.First != ids[0] || page.Trimmed {
 		t.Fatalf("range after the first: %+v", page)
 	}
-	page, err = b.Range(ctx, ids[2], 10)
+	// Newest first: a count of 1 gets the last event, not the second.
+	page, err = b.Latest(ctx, hub.ID{}, hub.ID{}, 1)
+	if err != nil || len(page.Events) != 1 || page.Events[0].ID != ids[2] {
+		t.Fatalf("latest 1 after zero: %+v, %v", page, err)
+	}
+	// notBefore is inclusive.
+	page, err = b.Latest(ctx, hub.ID{}, ids[1], 10)
+	if err != nil || len(page.Events) != 2 || page.Events[0].ID != ids[1] {
+		t.Fatalf("latest not before the second: %+v, %v", page, err)
+	}
+	page, err = b.Latest(ctx, ids[2], hub.ID{}, 10)
 	if err != nil || len(page.Events) != 0 || page.Last != ids[2] {
 		t.Fatalf("range after the last: %+v, %v", page, err)
+	}
+	for _, c := range []struct {
+		after, before hub.ID
+		want          bool
+	}{{hub.ID{}, ids[0], false}, {hub.ID{}, ids[1], true}, {ids[0], ids[1], false}, {ids[0], ids[2], true}, {ids[2], ids[0], false}} {
+		if got, err := b.HoldsBetween(ctx, c.after, c.before); err != nil || got != c.want {
+			t.Errorf("HoldsBetween(%v, %v) = %v, %v; want %v", c.after, c.before, got, err, c.want)
+		}
 	}
 	// A hub that has stored nothing: an empty page, not an error.
 	empty := New(Config{Addrs: []string{redisAddr}, Prefix: prefix}, "nothing")
 	defer empty.Close()
-	if page, err := empty.Range(ctx, hub.ID{}, 10); err != nil || len(page.Events) != 0 || !page.Last.IsZero() {
+	if page, err := empty.Latest(ctx, hub.ID{}, hub.ID{}, 10); err != nil || len(page.Events) != 0 || !page.Last.IsZero() {
 		t.Fatalf("range of a missing stream: %+v, %v", page, err)
 	}
 }
@@ -168,7 +186,7 @@ func TestTrimmingIsReported(t *testing.T) {
 	if err := b.client.XTrimMaxLen(ctx, b.key, 2).Err(); err != nil {
 		t.Fatal(err)
 	}
-	page, err := b.Range(ctx, ids[0], 10)
+	page, err := b.Latest(ctx, ids[0], hub.ID{}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,57 @@
+package lean
+
+import (
+	"sync/atomic"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
+)
+
+// Goroutines of the engine that recover panics (hub.Panic.Where).
+const (
+	PanicWorker = "lean_worker"
+	PanicPoller = "lean_poller"
+	PanicTicker = "lean_ticker"
+)
+
+// beforeServe, when set (by tests only), runs as a worker starts serving
+// a connection: a test makes it panic for one connection.
+var beforeServe atomic.Pointer[func(*Conn)]
+
+// serveRecovering serves c; a panic while serving it (a bug) is reported
+// and ends c alone: the worker goes on with its other connections.
+func (w *worker) serveRecovering(c *Conn) {
+	defer func() {
+		if v := recover(); v != nil {
+			hub.ReportPanic(PanicWorker, v)
+			c.closeAfterPanic()
+		}
+	}()
+	if f := beforeServe.Load(); f != nil {
+		(*f)(c)
+	}
+	w.serve(c)
+}
+
+// closeAfterPanic closes c as far as it can; a second panic on the way is
+// reported too, so the worker survives it.
+func (c *Conn) closeAfterPanic() {
+	defer func() {
+		if v := recover(); v != nil {
+			hub.ReportPanic(PanicWorker, v)
+		}
+	}()
+	c.close("internal_error") // a no-op if the panic came from within close
+
+}
+
+// recovering runs f, reporting a panic instead of ending the goroutine;
+// it reports whether f returned normally.
+func recovering(where string, f func()) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			hub.ReportPanic(where, v)
+		}
+	}()
+	f()
+	return true
+}
