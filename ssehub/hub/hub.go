@@ -3,7 +3,6 @@ package hub
 import (
 	"cmp"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,9 +47,6 @@ type Hub struct {
 	// history bounds the bytes the logs hold; see historyBytes.
 	history historyBytes
 
-	// panicHandler is told of panics recovered in the hub's goroutines;
-	// see SetPanicHandler.
-	panicHandler atomic.Pointer[func(where string, v any, stack []byte)]
 
 	stats hubStats
 	// noDeliveryStats turns off per-delivery counting, so a benchmark can
@@ -105,15 +101,6 @@ func (h *Hub) newChannel(name string, declared bool, s ChannelSettings, evictedU
 	ch := newChannel(name, declared, s, h.cfg.liveRoom(), evictedUpTo, &h.history.dead)
 	ch.lastUsed.Store(h.now().UnixNano())
 	return ch
-}
-
-// SetPanicHandler sets f to be told of a panic recovered in a goroutine
-// the hub runs (its janitor): where names the goroutine, v is what was
-// passed to panic, stack is the goroutine's stack. The goroutine goes on
-// with its next round. The HTTP layer logs it and counts it in a metric;
-// with no handler nothing is reported, and still nothing crashes.
-func (h *Hub) SetPanicHandler(f func(where string, v any, stack []byte)) {
-	h.panicHandler.Store(&f)
 }
 
 // Name returns the hub's name.
@@ -584,15 +571,13 @@ func (h *Hub) runJanitor(every time.Duration) {
 	}
 }
 
-// sweepRecovered runs Sweep, turning a panic into a report to
-// PanicHandler: one failed pass must not take the process down, and the
-// next tick tries again.
+// sweepRecovered runs Sweep, turning a panic into a report (ReportPanic):
+// one failed pass must not take the process down, and the next tick tries
+// again.
 func (h *Hub) sweepRecovered() {
 	defer func() {
 		if v := recover(); v != nil {
-			if report := h.panicHandler.Load(); report != nil {
-				(*report)("hub janitor", v, debug.Stack())
-			}
+			ReportPanic(PanicJanitor, v)
 		}
 	}()
 	h.Sweep()

@@ -16,7 +16,10 @@ type Panic struct {
 }
 
 // Goroutines of the hub core that recover panics.
-const PanicRedisFollower = "redis_follower"
+const (
+	PanicRedisFollower = "redis_follower"
+	PanicJanitor       = "hub_janitor"
+)
 
 // panicHook receives recovered panics; nil until SetPanicHook.
 var panicHook atomic.Pointer[func(Panic)]

@@ -133,11 +133,15 @@ func TestJanitorRecoversPanic(t *testing.T) {
 	}
 	defer h.Close()
 	reports := make(chan any, 1)
-	h.SetPanicHandler(func(where string, v any, stack []byte) {
-		if where == "hub janitor" && len(stack) > 0 {
-			reports <- v
+	SetPanicHook(func(p Panic) {
+		if p.Where == PanicJanitor && len(p.Stack) > 0 {
+			select {
+			case reports <- p.Value:
+			default:
+			}
 		}
 	})
+	t.Cleanup(func() { SetPanicHook(nil) })
 	armed.Store(true)
 	select {
 	case v := <-reports:
