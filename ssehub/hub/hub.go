@@ -47,7 +47,6 @@ type Hub struct {
 	// history bounds the bytes the logs hold; see historyBytes.
 	history historyBytes
 
-
 	stats hubStats
 	// noDeliveryStats turns off per-delivery counting, so a benchmark can
 	// show what the counting costs.
