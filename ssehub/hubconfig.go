@@ -56,10 +56,10 @@ type HubConfig struct {
 	SubscriberBufferBytes int `json:"subscriber_buffer_bytes,omitempty"`
 
 	// How long a subscriber's backlog may stay over subscriber_buffer (or
-	// subscriber_buffer_bytes) before the slow consumer policy applies, so
-	// a burst that the subscriber reads through is never held against it.
-	// A subscriber whose write is blocked is cut within this plus a second.
-	// Default: 10s.
+	// subscriber_buffer_bytes) without shrinking before the slow consumer
+	// policy applies: a subscriber that keeps reading through a burst is
+	// never held to it. A subscriber whose write is blocked is cut within
+	// this plus a second. Default: 10s.
 	SlowConsumerGrace *caddy.Duration `json:"slow_consumer_grace,omitempty"`
 
 	// The most bytes the events kept by all the hub's channels may hold

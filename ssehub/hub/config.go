@@ -92,8 +92,8 @@ type Config struct {
 	// loses an event to a burst.
 	SubscriberBuffer int
 	// SlowConsumerGrace is how long a subscriber's backlog may stay over
-	// SubscriberBuffer events or Limits.SubscriberBufferBytes bytes before
-	// the channel's slow-consumer policy applies. The hub's janitor checks
+	// SubscriberBuffer events or Limits.SubscriberBufferBytes bytes without
+	// shrinking before the channel's slow-consumer policy applies (slow.go). The hub's janitor checks
 	// every second, so a subscriber whose write is blocked is cut within
 	// the grace plus a second. Zero means DefaultSlowConsumerGrace.
 	SlowConsumerGrace time.Duration

@@ -47,6 +47,9 @@ type Hub struct {
 	// history bounds the bytes the logs hold; see historyBytes.
 	history historyBytes
 
+	// sweepMu serializes Sweep: the janitor goroutine, and tests.
+	sweepMu sync.Mutex
+
 	stats hubStats
 	// noDeliveryStats turns off per-delivery counting, so a benchmark can
 	// show what the counting costs.
@@ -587,6 +590,8 @@ func (h *Hub) sweepRecovered() {
 // that channel (for its subscribers, a chunk at a time), so publishing
 // and subscribing go on during a pass.
 func (h *Hub) Sweep() {
+	h.sweepMu.Lock() // the janitor's backlog records are its own
+	defer h.sweepMu.Unlock()
 	now := h.now()
 	h.mu.RLock()
 	chans := make([]*channel, 0, len(h.channels))
@@ -610,7 +615,7 @@ func (h *Hub) Sweep() {
 			idle = append(idle, ch)
 			continue
 		}
-		h.cutSlowConsumers(ch, now.Add(-grace))
+		h.judgeSubscribers(ch, now, grace)
 	}
 
 	h.mu.Lock()

@@ -96,7 +96,9 @@ func TestLatestPolicySkipsToTheNewestEvent(t *testing.T) {
 	s := subscribe(t, h, []string{"news", "ticker"}, "")
 	ids := publishN(t, h, 5, "ticker")
 	news := publishOne(t, h, "news").ID.String()
+	h.Sweep() // the janitor sees the backlog over the buffer
 	clock.Advance(DefaultSlowConsumerGrace + time.Second)
+	h.Sweep() // and, the grace later, not smaller
 
 	// Unread live ticker events over the buffer for longer than the
 	// grace: the backlog goes, the newest stays, the news event is
@@ -137,7 +139,9 @@ func TestDisconnectPolicyByBytes(t *testing.T) {
 	if backlog := publish(3); backlog <= 200 {
 		t.Fatalf("test setup: 3 events are %d bytes, meant to exceed 200", backlog)
 	}
+	h.Sweep()
 	clock.Advance(DefaultSlowConsumerGrace + time.Second)
+	h.Sweep()
 	if _, _, err := s.Next(nil, 1<<20); !errors.Is(err, ErrSlowConsumer) {
 		t.Errorf("over the byte buffer: %v, want ErrSlowConsumer", err)
 	}

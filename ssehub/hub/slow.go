@@ -2,75 +2,108 @@ package hub
 
 import "time"
 
-// The slow-consumer rule, shared by the stream's own reads (Next) and the
-// janitor (cutSlowConsumers), so both paths of the HTTP layer get the
-// same one:
+// The slow-consumer rule, one for both paths of the HTTP layer:
 //
 // A subscriber's backlog on a channel is the live events it has not taken
 // yet (events replayed at connect do not count). It is over the bound when
 // it holds more than SubscriberBuffer events or SubscriberBufferBytes
-// bytes. A subscriber is slow when its backlog has been over the bound for
-// longer than SlowConsumerGrace, or when events it had not taken left the
-// log (by MaxHistoryBytes or HistoryMaxAge). A burst alone never makes a
-// subscriber slow: however large a batch, a subscriber that takes it
-// within the grace is never cut, and the log (history plus buffer plus a
-// whole batch) still holds what it has not taken.
+// bytes. A subscriber is slow on a channel when
 //
-// How long the backlog has been over the bound needs no clock of its own:
-// counting from the subscriber's position, it went over when the event
-// that took it over was published, and it has stayed over since (reading
-// only moves the position, which is where it is counted from). So with q
-// the first position published at or after now-grace, the subscriber is
-// slow when the events before q, counted from its position, are already
-// over the bound.
+//   - events it had not taken left the channel's log (by MaxHistoryBytes,
+//     HistoryMaxAge, or the log's room: history plus buffer plus a whole
+//     max_batch), which the stream finds at its next read and the janitor
+//     within a second; or
+//   - its backlog has stayed over the bound for SlowConsumerGrace without
+//     shrinking: it is not catching up (it stopped, or reads slower than
+//     events come). The janitor judges this once a second.
+//
+// So a subscriber that keeps reading is never cut for a burst, however
+// large and however long it takes to read through it: each second that
+// its backlog is smaller than when the count began starts the count anew.
 
-// overdueFrom is q above: the first position in the log published at or
-// after cutoff. Caller holds ch.mu.
-func (ch *channel) overdueFrom(cutoff time.Time) uint64 {
-	return ch.log.firstPublishedAtOrAfter(cutoff)
+// backlogWatch is the janitor's view of one cursor's backlog: when it was
+// last found over the bound without having shrunk, and how large it was
+// then. Only the janitor (Sweep, serialized by sweepMu) touches it.
+type backlogWatch struct {
+	since  time.Time // zero while the backlog is within the bound
+	events uint64    // the backlog when since was set
 }
 
-// overdue reports whether a subscriber whose backlog starts at from is
-// slow, given q from overdueFrom and its bounds. Caller holds ch.mu.
-func (ch *channel) overdue(from, q, buffer, maxBytes uint64) bool {
-	l := &ch.log
-	switch {
-	case from < l.start:
-		return true // events it had not taken left the log
-	case q <= from:
+// judge updates w with the backlog now and reports whether the grace has
+// passed with the backlog over the bound and never smaller than when the
+// count began.
+func (w *backlogWatch) judge(events, bytes uint64, now time.Time, grace time.Duration, buffer, maxBytes uint64) bool {
+	if events <= buffer && (maxBytes == 0 || bytes <= maxBytes) {
+		*w = backlogWatch{}
 		return false
-	case q-from > buffer:
-		return true
 	}
-	return maxBytes > 0 && l.bytesAt(q)-l.bytesAt(from) > maxBytes
+	if w.since.IsZero() || events < w.events {
+		*w = backlogWatch{since: now, events: events}
+		return false
+	}
+	return now.Sub(w.since) >= grace
+}
+
+// backlog counts the events and bytes from position from to the log's
+// end. Caller holds ch.mu.
+func (ch *channel) backlog(from uint64) (events, bytes uint64) {
+	l := &ch.log
+	from = max(from, l.start)
+	if from >= l.end {
+		return 0, 0
+	}
+	return l.end - from, l.bytesAt(l.end) - l.bytesAt(from)
 }
 
 // sweepChunk is how many subscribers the janitor checks per lock hold.
 const sweepChunk = 1024
 
-// cutSlowConsumers ends the subscribers of ch that are slow by the rule
-// above, even those whose stream is blocked in a write and so cannot
-// notice by itself. Latest channels are left to the subscriber's next
-// read, which skips its backlog (the janitor cannot move a cursor the
-// stream owns); a blocked write there ends at the write timeout.
-func (h *Hub) cutSlowConsumers(ch *channel, cutoff time.Time) {
+// judgeSubscribers applies the rule to ch's subscribers, even those whose
+// stream is blocked in a write and so cannot notice by itself. On a
+// Disconnect channel a slow subscriber is ended (and its blocked write
+// interrupted); on a Latest one it is asked to skip its backlog at its
+// next read (the janitor cannot move a cursor the stream owns), and a
+// write that stays blocked there ends at the write timeout.
+func (h *Hub) judgeSubscribers(ch *channel, now time.Time, grace time.Duration) {
 	var slow []*Subscriber
-	for i := 0; ; i += sweepChunk {
-		ch.mu.RLock()
-		if ch.settings.SlowConsumer == Latest || i >= len(ch.subs) {
-			ch.mu.RUnlock()
-			break
+	latest := false
+	for i, more := 0, true; more; i += sweepChunk {
+		var isLatest bool
+		if slow, isLatest, more = ch.judgeChunk(slow, i, now, grace); more {
+			latest = isLatest
 		}
-		q := ch.overdueFrom(cutoff)
-		for _, s := range ch.subs[i:min(i+sweepChunk, len(ch.subs))] {
-			if c := s.cursorOn(ch); c != nil && ch.overdue(c.mark.Load(), q, s.buffer, s.bytes) {
-				slow = append(slow, s)
-			}
-		}
-		ch.mu.RUnlock()
 	}
-	// Outside the lock: ending a subscriber runs its Notify and interrupt.
+	// Outside the lock: ending or waking a subscriber runs its Notify and
+	// interrupt.
 	for _, s := range slow {
-		s.cut(ch)
+		if latest {
+			s.skipBacklog(ch)
+		} else {
+			s.cut(ch)
+		}
 	}
+}
+
+// judgeChunk judges the subscribers from index i on, at most sweepChunk,
+// under the channel's read lock, adding the slow ones to slow. more is
+// false once there were none left.
+func (ch *channel) judgeChunk(slow []*Subscriber, i int, now time.Time, grace time.Duration) (_ []*Subscriber, latest, more bool) {
+	ch.mu.RLock()
+	defer ch.mu.RUnlock() // deferred: a recovered panic must not leave it held
+	if i >= len(ch.subs) {
+		return slow, false, false
+	}
+	for _, s := range ch.subs[i:min(i+sweepChunk, len(ch.subs))] {
+		c := s.cursorOn(ch)
+		if c == nil {
+			continue
+		}
+		from := c.mark.Load()
+		events, bytes := ch.backlog(from)
+		if from < ch.log.start || c.watch.judge(events, bytes, now, grace, s.buffer, s.bytes) {
+			c.watch = backlogWatch{}
+			slow = append(slow, s)
+		}
+	}
+	return slow, ch.settings.SlowConsumer == Latest, true
 }

@@ -155,3 +155,42 @@ func TestJanitorRecoversPanic(t *testing.T) {
 	armed.Store(true)
 	waitFor(t, "the next pass", func() bool { return !armed.Load() })
 }
+
+// The rule judges progress, not time alone: a subscriber that keeps
+// taking events from a backlog far over the buffer is never cut, however
+// long the backlog lasts; one whose backlog grows (it reads slower than
+// events come) is cut once the grace passes without the backlog shrinking.
+func TestSlowConsumerJudgesProgress(t *testing.T) {
+	clock := newFakeClock()
+	cfg := testConfig("a") // history 100, buffer 100
+	h := startHub(t, cfg, clock)
+	patient := subscribe(t, h, []string{"a"}, "")
+	lagging := subscribe(t, h, []string{"a"}, "")
+	publishN(t, h, 1000, "a")
+	// 30 janitor passes a second apart, three times the grace: the patient
+	// subscriber takes 30 events a second and nothing more is published to
+	// it; the lagging one takes 10 while 20 more arrive each second.
+	for range 30 {
+		h.Sweep()
+		for _, s := range []*Subscriber{patient, lagging} {
+			n := 30
+			if s == lagging {
+				n = 10
+			}
+			if _, _, err := s.Next(nil, n*len("id: 1750000000000-0\ndata: x\n\n")); err != nil && s == patient {
+				t.Fatalf("the patient subscriber: %v", err)
+			}
+		}
+		if !isDone(lagging) {
+			publishN(t, h, 20, "a")
+		}
+		clock.Advance(time.Second)
+	}
+	h.Sweep()
+	if isDone(patient) {
+		t.Error("a subscriber that kept reading was cut")
+	}
+	if !isDone(lagging) || !lagging.SlowConsumer() {
+		t.Error("a subscriber whose backlog kept growing was not cut")
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // EndReason says why the hub ended a subscription.
@@ -67,9 +66,8 @@ type Subscriber struct {
 	// so cursors skip events up to it (see remoteReplay).
 	remote      []*Event
 	skipThrough ID
-	buffer      uint64        // unread live events allowed per channel
-	bytes       uint64        // unread live bytes allowed per channel
-	grace       time.Duration // how long the backlog may stay over them
+	buffer      uint64 // unread live events allowed per channel
+	bytes       uint64 // unread live bytes allowed per channel
 	// Skipped counts events a Latest channel dropped for this subscriber.
 	Skipped uint64
 	stats   *deliveryShard // nil when the hub keeps no delivery stats
@@ -102,6 +100,11 @@ type cursor struct {
 	// mark is max(pos, liveFrom), where the backlog is counted from, as of
 	// the stream's last read: the janitor reads it without the stream.
 	mark atomic.Uint64
+	// skip is set by the janitor when the subscriber is slow on a Latest
+	// channel: the stream drops the backlog at its next read.
+	skip atomic.Bool
+	// watch is the janitor's own record of the backlog (slow.go).
+	watch backlogWatch
 }
 
 // SubscribeRequest describes a new stream.
@@ -163,7 +166,6 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		done:    make(chan struct{}),
 		buffer:  uint64(h.cfg.SubscriberBuffer),
 		bytes:   uint64(h.cfg.Limits.SubscriberBufferBytes),
-		grace:   h.cfg.slowConsumerGrace(),
 	}
 	if s.notifyFn = req.Notify; s.notifyFn == nil {
 		s.wake = make(chan struct{}, 1)
@@ -335,6 +337,15 @@ func (s *Subscriber) cut(ch *channel) {
 	}
 }
 
+// skipBacklog asks the stream to drop its backlog on the Latest channel
+// ch at its next read, and wakes it.
+func (s *Subscriber) skipBacklog(ch *channel) {
+	if c := s.cursorOn(ch); c != nil {
+		c.skip.Store(true)
+		s.notify()
+	}
+}
+
 // markSlow records that s is slow on ch, once, and counts it.
 func (s *Subscriber) markSlow(ch *channel) bool {
 	if !s.slow.CompareAndSwap(false, true) {
@@ -443,7 +454,7 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 			if !s.skipThrough.IsZero() {
 				s.skipReplayed()
 			}
-			if buf, err = s.checkBacklogs(buf, now); err != nil {
+			if buf, err = s.checkBacklogs(buf); err != nil {
 				s.unlockAll()
 				return buf, false, err
 			}
@@ -502,12 +513,13 @@ func (s *Subscriber) publishMarks() {
 	}
 }
 
-// checkBacklogs applies the slow-consumer rule (slow.go) to each channel:
-// on a Disconnect channel a slow subscriber gets ErrSlowConsumer; on a
-// Latest one its backlog is dropped, the newest event kept, and a
-// GapSkipped notice appended to buf. Caller holds the channel read locks.
-func (s *Subscriber) checkBacklogs(buf []byte, now time.Time) ([]byte, error) {
-	cutoff := now.Add(-s.grace)
+// checkBacklogs applies what the stream's read decides of the slow-consumer
+// rule (slow.go): on a Disconnect channel a subscriber that lost unread
+// events gets ErrSlowConsumer; on a Latest one, if it lost unread events
+// or the janitor found it slow, its backlog is dropped, the newest event
+// kept, and a GapSkipped notice appended to buf. Caller holds the channel
+// read locks.
+func (s *Subscriber) checkBacklogs(buf []byte) ([]byte, error) {
 	for i := range s.cursors {
 		c := &s.cursors[i]
 		l := &c.ch.log
@@ -516,12 +528,16 @@ func (s *Subscriber) checkBacklogs(buf []byte, now time.Time) ([]byte, error) {
 			c.pos = max(c.pos, l.start)
 			continue
 		}
-		if c.pos >= l.start && !c.ch.overdue(max(c.pos, c.liveFrom), c.ch.overdueFrom(cutoff), s.buffer, s.bytes) {
+		lost := c.pos < l.start
+		if c.ch.settings.SlowConsumer != Latest {
+			if lost {
+				s.markSlow(c.ch)
+				return buf, ErrSlowConsumer
+			}
 			continue
 		}
-		if c.ch.settings.SlowConsumer != Latest {
-			s.markSlow(c.ch)
-			return buf, ErrSlowConsumer
+		if !c.skip.Swap(false) && !lost {
+			continue
 		}
 		// Keep only the newest event, if the log still holds one (age may
 		// have emptied it), and say what was skipped.
@@ -529,7 +545,11 @@ func (s *Subscriber) checkBacklogs(buf []byte, now time.Time) ([]byte, error) {
 		if l.len() > 0 {
 			next = l.end - 1
 		}
+		next = max(next, c.pos)
 		skipped := next - c.pos
+		if skipped == 0 && !lost {
+			continue
+		}
 		s.Skipped += skipped
 		c.ch.skipped.Add(skipped)
 		s.hub.stats.skipped.Add(skipped)
