@@ -1,6 +1,7 @@
 package ssehub
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -49,4 +50,36 @@ func (h *Handler) methods() []string {
 		return []string{http.MethodGet, http.MethodPost}
 	}
 	return []string{http.MethodGet}
+}
+
+// newCrossOriginProtection builds the check that keeps browsers on other
+// origins from publishing on the route: a form-like POST (text/plain, no
+// preflight) from any page would otherwise carry the user's cookies or
+// cached credentials and publish, even though the page cannot read the
+// answer. Only the route's own origin and the listed ones may; clients
+// that send neither Sec-Fetch-Site nor Origin (curl, servers) are not
+// browsers and pass. With "*" any origin may, and there is no check.
+func newCrossOriginProtection(origins []string) (*http.CrossOriginProtection, error) {
+	if slices.Contains(origins, "*") {
+		return nil, nil
+	}
+	p := http.NewCrossOriginProtection()
+	for _, o := range origins {
+		if err := p.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("cors_origins %q: must be an origin, scheme://host[:port], or *", o)
+		}
+	}
+	return p, nil
+}
+
+// checkCrossOrigin reports why a publish on the route must be refused as
+// a cross-origin browser request, or nil.
+func (h *Handler) checkCrossOrigin(r *http.Request) error {
+	if h.crossOrigin == nil {
+		return nil
+	}
+	if err := h.crossOrigin.Check(r); err != nil {
+		return fmt.Errorf("publishing from origin %q is not allowed (cors_origins)", r.Header.Get("Origin"))
+	}
+	return nil
 }

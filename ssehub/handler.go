@@ -86,7 +86,8 @@ type Handler struct {
 
 	// Origins allowed to use this route from other sites (cross-origin
 	// EventSource, withCredentials included, and publishing); "*" allows
-	// any. Default: none.
+	// any. Each is scheme://host[:port]. A browser's POST from any other
+	// origin but the route's own is refused with 403. Default: none.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
 	// The reconnection delay sent to clients in the first "retry:" line.
@@ -106,11 +107,12 @@ type Handler struct {
 	// TLS requests take the normal path. Default: off.
 	Lean bool `json:"lean,omitempty"`
 
-	plan     *hubPlan     // the hub this config wants, live once committed
-	lean     *lean.Engine // nil unless Lean
-	ctx      caddy.Context
-	logger   *zap.Logger
-	warnings *rateLimitedWarnings
+	plan        *hubPlan                    // the hub this config wants, live once committed
+	lean        *lean.Engine                // nil unless Lean
+	crossOrigin *http.CrossOriginProtection // nil when cors_origins has "*"
+	ctx         caddy.Context
+	logger      *zap.Logger
+	warnings    *rateLimitedWarnings
 }
 
 // Defaults of the handler's own options.
@@ -164,6 +166,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
+	h.crossOrigin, _ = newCrossOriginProtection(h.CORSOrigins) // checked by Validate
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
@@ -201,6 +204,9 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("reload_drain must not be negative")
 	}
 	if err := channelRules(h.AllowSubscribe).validate("allow_subscribe"); err != nil {
+		return err
+	}
+	if _, err := newCrossOriginProtection(h.CORSOrigins); err != nil {
 		return err
 	}
 	return channelRules(h.AllowPublish).validate("allow_publish")

@@ -19,8 +19,12 @@ import (
 // of an event for the channels the request names like a subscription),
 // publishes only to this handler's hub, and only to channels allow_publish
 // grants; whatever handlers come before it (basic_auth, forward_auth, ...)
-// decide who gets this far.
+// decide who gets this far. A browser may publish only from the route's
+// own origin or one in cors_origins.
 func (h *Handler) publishOnRoute(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, hb *hub.Hub) error {
+	if err := h.checkCrossOrigin(r); err != nil {
+		return h.publishError(w, http.StatusForbidden, "forbidden", err)
+	}
 	if err := h.plan.settings.checkHeap(); err != nil {
 		h.setRetryAfter(w)
 		return h.publishError(w, http.StatusServiceUnavailable, "max_heap", err)

@@ -43,9 +43,21 @@ https://` + tlsSiteAddr + ` {
 }`
 }
 
-// tlsClient returns a client that trusts the test Caddy's internal CA (read
-// from the admin API, never installed anywhere) and speaks HTTP/2.
+// tlsClient returns a client that trusts the test Caddy's internal CA and
+// speaks HTTP/2.
 func tlsClient(t *testing.T) *http.Client {
+	t.Helper()
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       &tls.Config{RootCAs: internalCA(t)},
+		ForceAttemptHTTP2:     true,
+		ResponseHeaderTimeout: 10 * time.Second,
+		DisableCompression:    true,
+	}}
+}
+
+// internalCA is the test Caddy's internal CA root, read from the admin
+// API (never installed anywhere).
+func internalCA(t *testing.T) *x509.CertPool {
 	t.Helper()
 	status, body := adminRequest(t, http.MethodGet, "/pki/ca/local", "", "")
 	if status != http.StatusOK {
@@ -59,12 +71,7 @@ func tlsClient(t *testing.T) *http.Client {
 	if !roots.AppendCertsFromPEM([]byte(ca.Root)) {
 		t.Fatalf("no certificate in the CA answer %s", body)
 	}
-	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig:       &tls.Config{RootCAs: roots},
-		ForceAttemptHTTP2:     true,
-		ResponseHeaderTimeout: 10 * time.Second,
-		DisableCompression:    true,
-	}}
+	return roots
 }
 
 // waitForTLS waits until the site's certificate is issued (Caddy obtains it
