@@ -33,7 +33,7 @@ http://` + siteAddr + ` {
 // hub's published count within a second, subscriber counts follow a
 // subscriber, the recent-events list of a chosen channel shows the
 // channel's events, and the publish form reaches a subscriber. With
-// SSEHUB_UPDATE_SCREENSHOT=1 it writes docs/dashboard.png.
+// SSEHUB_UPDATE_SCREENSHOT=1 it writes example/dashboard/dashboard.png.
 func TestBrowserDashboard(t *testing.T) {
 	loadCaddyfile(t, dashboardSite)
 	ctx := startBrowser(t)
@@ -102,7 +102,7 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("the screenshot is only %d bytes", len(png))
 	}
 	if os.Getenv("SSEHUB_UPDATE_SCREENSHOT") != "" {
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "dashboard.png"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("..", "..", "example", "dashboard", "dashboard.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
