@@ -38,8 +38,10 @@ func TestReloadKeepsHistoryAndIDsAndEndsOldStreams(t *testing.T) {
 		loadCaddyfile(t, reloadSite("20s"))
 	}()
 	took, extra := s.expectEnd(t, 5*time.Second)
-	if took > time.Second {
-		t.Errorf("old stream ended %v after the reload began, want within 1s", took)
+	// The drain window (1s) counts from the moment the new config is live,
+	// which the reload itself takes a moment to reach.
+	if took > 1500*time.Millisecond {
+		t.Errorf("old stream ended %v after the reload began, want within the 1s drain window (plus the reload's own time)", took)
 	}
 	if len(extra) != 0 {
 		t.Errorf("old stream got %d unexpected events before ending", len(extra))
