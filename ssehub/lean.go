@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
 	"github.com/ssehub/sse_hub/ssehub/lean"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // newLeanEngine builds the engine of a handler with Lean set.
@@ -76,21 +77,19 @@ func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, repl *caddy.
 	w.WriteHeader(http.StatusOK)
 	head := leanHead(w.Header())
 	head = hub.AppendRetry(head, time.Duration(h.Retry).Milliseconds())
-	var lifetime time.Duration
-	if h.MaxLifetime > 0 {
-		lifetime = h.lifetime()
-	}
-	onClose := func(string) {}
+	hubName := h.Hub
+	onClose := func(reason lifecycle.EndReason) { countStreamClosed(hubName, pathLean, reason) }
 	if h.logger.Core().Enabled(zap.DebugLevel) {
 		log := h.logger.With(connectionFields(r, repl)...)
 		log.Debug("stream opened", zap.String("hub", h.Hub), zap.Strings("channels", channels),
 			zap.String("client_ip", client), zap.String("last_event_id", h.lastEventID(r)), zap.Bool("lean", true))
 		start := time.Now()
-		onClose = func(reason string) {
-			log.Debug("stream closed", zap.String("reason", reason), zap.Duration("duration", time.Since(start)))
+		onClose = func(reason lifecycle.EndReason) {
+			countStreamClosed(hubName, pathLean, reason)
+			log.Debug("stream closed", zap.String("reason", string(reason)), zap.Duration("duration", time.Since(start)))
 		}
 	}
-	h.lean.Adopt(c, nc, sub, head, lifetime, onClose)
+	h.lean.Adopt(c, nc, sub, head, time.Duration(h.MaxLifetime), onClose)
 }
 
 // leanHead is the response head of a lean stream: the headers earlier

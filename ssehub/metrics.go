@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // Metrics are created once per process and registered into the registry
@@ -21,6 +22,7 @@ var promMetrics struct {
 	rejected      *prometheus.CounterVec
 	publishErrors *prometheus.CounterVec
 	panics        *prometheus.CounterVec
+	streamsClosed *prometheus.CounterVec
 }
 
 const metricsNamespace = "caddy_sse_hub"
@@ -40,6 +42,10 @@ func initMetrics() {
 			Name: metricsNamespace + "_panics_total",
 			Help: "Panics recovered in the module's goroutines, by goroutine (lean_worker, lean_poller, lean_ticker, redis_follower, hub_janitor, exit_watcher); each ended only what it was serving.",
 		}, []string{"where"})
+		promMetrics.streamsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricsNamespace + "_streams_closed_total",
+			Help: "Streams ended, by hub, path (normal or lean) and reason (client_gone, write_error, slow_consumer, closed_by_hub, shutdown, reload_drain, max_lifetime, internal_error).",
+		}, []string{"hub", "path", "reason"})
 	})
 }
 
@@ -49,7 +55,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{promMetrics.hubs, promMetrics.rejected, promMetrics.publishErrors, promMetrics.panics} {
+	for _, c := range []prometheus.Collector{promMetrics.hubs, promMetrics.rejected, promMetrics.publishErrors, promMetrics.panics, promMetrics.streamsClosed} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -77,6 +83,19 @@ func countPublishError(hubName, reason string) {
 func countPanic(where string) {
 	initMetrics()
 	promMetrics.panics.WithLabelValues(where).Inc()
+}
+
+// The paths a stream takes, for the path label.
+const (
+	pathNormal = "normal"
+	pathLean   = "lean"
+)
+
+// countStreamClosed counts an ended stream; the hub is a configured one,
+// path and reason come from fixed sets.
+func countStreamClosed(hubName, path string, reason lifecycle.EndReason) {
+	initMetrics()
+	promMetrics.streamsClosed.WithLabelValues(hubName, path, string(reason)).Inc()
 }
 
 // hubCollector exports every live hub's totals at scrape time.

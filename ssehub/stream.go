@@ -2,93 +2,96 @@ package ssehub
 
 import (
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
-
-// writeChunk is how many bytes of events one write carries at most, so a
-// long replay goes out in steady pieces instead of one huge buffer.
-const writeChunk = 32 << 10
 
 // buffers lends write buffers to streams only while they write, so an idle
 // subscriber holds none.
-var buffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096); return &b }}
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, lifecycle.BufferSize); return &b }}
 
 // stream writes the event stream until the client leaves, the hub ends the
-// subscription, the stream reaches its lifetime, or the config is unloaded.
-// On a reload the stream keeps going for a random part of the drain window
-// (so clients do not all reconnect at once); when Caddy exits it ends at
-// once. Watching the module context and the exit signal is what keeps an
-// open stream from pinning an old config or hanging a shutdown.
+// subscription, the stream reaches its lifetime, or the config is unloaded
+// (package lifecycle says when each happens and what goes out last; the
+// lean engine follows the same). On a reload the stream keeps going until
+// its moment in the drain window; when Caddy exits it ends at once.
+// Watching the module context and the exit signal is what keeps an open
+// stream from pinning an old config or hanging a shutdown.
 //
-// It returns why the stream ended, for the log.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) (reason string) {
-	out := writer{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), clear: r.ProtoMajor >= 2}
+// It returns why the stream ended, for the log and the metrics.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscriber) (reason lifecycle.EndReason) {
+	watch, unwatchWrites := watchWrites(time.Duration(h.WriteTimeout), failWrites(w))
+	defer unwatchWrites()
+	out := writer{w: w, rc: http.NewResponseController(w), watch: watch}
 	// A slow consumer cut by the hub's janitor may be blocked in a write:
-	// a past deadline fails that write at once (net.Conn deadlines may be
-	// set from any goroutine).
-	rc := out.rc
-	sub.SetInterrupt(func() { _ = rc.SetWriteDeadline(time.Now()) })
+	// the watchdog's way fails that write at once.
+	sub.SetInterrupt(watch.interrupt)
 	defer func() {
 		if sub.SlowConsumer() {
-			reason = "slow_consumer"
+			reason = lifecycle.SlowConsumer
 		}
 	}()
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	retryHint := hub.AppendRetry(nil, time.Duration(h.Retry).Milliseconds())
 	if out.write(retryHint) != nil {
-		return "write_error"
+		return lifecycle.WriteError
+	}
+	end := func(reason lifecycle.EndReason) lifecycle.EndReason {
+		_ = out.write(lifecycle.LastFrame(reason, sub, retryHint))
+		return reason
 	}
 
 	exiting, unwatch := watchExit()
 	defer unwatch()
-	heartbeat := time.NewTicker(time.Duration(h.Heartbeat))
-	defer heartbeat.Stop()
-	var lifetime <-chan time.Time // nil, never ready, without max_lifetime
-	if h.MaxLifetime > 0 {
-		t := time.NewTimer(h.lifetime())
-		defer t.Stop()
-		lifetime = t.C
+	// One timer per stream, for whatever the schedule has next.
+	sched := lifecycle.NewSchedule(time.Now(), time.Duration(h.Heartbeat), time.Duration(h.MaxLifetime))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	arm := func() {
+		if next := sched.Next(); !next.IsZero() {
+			timer.Reset(time.Until(next))
+		} else {
+			timer.Stop()
+		}
 	}
+	arm()
 	unloaded := h.ctx.Done()
-	var drained <-chan time.Time
 	for {
 		more, err := h.writeAvailable(&out, sub)
 		if errors.Is(err, hub.ErrSlowConsumer) {
-			return "slow_consumer"
+			return lifecycle.SlowConsumer
 		} else if err != nil {
-			return "write_error"
+			return lifecycle.WriteError
 		}
 		if more {
 			continue
 		}
 		select {
 		case <-sub.Wake():
-		case <-heartbeat.C:
-			if out.write(hub.Heartbeat) != nil {
-				return "write_error"
+		case now := <-timer.C:
+			due := sched.Due(now)
+			if reason, ends := due.Ends(); ends {
+				return end(reason)
 			}
+			if due&lifecycle.DueHeartbeat != 0 && out.write(hub.Heartbeat) != nil {
+				return lifecycle.WriteError
+			}
+			arm()
 		case <-sub.Done():
-			_ = out.write(sub.EndFrame())
-			return "closed_by_hub"
+			return end(lifecycle.ClosedByHub)
 		case <-r.Context().Done():
-			return "client_gone"
+			return lifecycle.ClientGone
 		case <-exiting:
-			return "shutdown"
+			return lifecycle.Shutdown
 		case <-unloaded:
 			unloaded = nil // keep streaming until the drain moment
-			drained = time.After(jitter(time.Duration(*h.ReloadDrain), 1))
-		case <-drained:
-			_ = out.write(retryHint)
-			return "reload_drain"
-		case <-lifetime:
-			_ = out.write(retryHint)
-			return "max_lifetime"
+			sched.Drain(time.Now(), time.Duration(*h.ReloadDrain))
+			arm()
 		}
 	}
 }
@@ -101,27 +104,11 @@ func setStreamHeaders(hdr http.Header) {
 	hdr.Del("Content-Length")
 }
 
-// lifetime is MaxLifetime less up to 10%, so streams opened together do
-// not all end together.
-func (h *Handler) lifetime() time.Duration {
-	d := time.Duration(h.MaxLifetime)
-	return d - jitter(d/10, 1)
-}
-
-// jitter returns a random duration in [0, d*fraction).
-func jitter(d time.Duration, fraction float64) time.Duration {
-	n := int64(float64(d) * fraction)
-	if n <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(n))
-}
-
 // writeAvailable writes one chunk of available events.
 func (h *Handler) writeAvailable(out *writer, sub *hub.Subscriber) (more bool, err error) {
 	bp := buffers.Get().(*[]byte)
-	buf, more, nextErr := sub.Next((*bp)[:0], writeChunk)
-	if cap(buf) <= 4*writeChunk { // a buffer grown by a huge event is dropped
+	buf, more, nextErr := sub.Next((*bp)[:0], lifecycle.WriteChunk)
+	if lifecycle.KeepBuffer(buf) {
 		*bp = buf[:0]
 		defer buffers.Put(bp)
 	}
@@ -133,43 +120,23 @@ func (h *Handler) writeAvailable(out *writer, sub *hub.Subscriber) (more bool, e
 	return more, nextErr
 }
 
-// writer writes and flushes through Caddy's response writer with a write
-// deadline, so a client that stops reading cannot hold the stream forever.
-//
-// Setting a deadline costs more than a small write here, so on HTTP/1.1 it
-// is only pushed forward when less than half the timeout is left: a write
-// that blocks still fails within timeout/2 to timeout. A stale deadline on
-// an idle HTTP/1.1 connection is harmless (nothing is being written). On
-// HTTP/2 and HTTP/3 an expired deadline resets even an idle stream, so
-// there it is set before and cleared after every write.
+// writer writes and flushes through Caddy's response writer. Its writes
+// carry no deadline: the write watchdog fails one that takes longer than
+// write_timeout, so a client that stops reading cannot hold the stream.
 type writer struct {
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	timeout  time.Duration
-	clear    bool      // clear the deadline after each write (HTTP/2+)
-	deadline time.Time // the deadline set on the connection, if any
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	watch *writeWatch
 }
 
 func (o *writer) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	now := time.Now()
-	set := false
-	if o.clear || o.deadline.Sub(now) < o.timeout/2 {
-		if set = o.rc.SetWriteDeadline(now.Add(o.timeout)) == nil; set {
-			o.deadline = now.Add(o.timeout)
-		}
+	o.watch.begin()
+	_, err := o.w.Write(b)
+	if err == nil {
+		err = o.rc.Flush()
 	}
-	if _, err := o.w.Write(b); err != nil {
-		return err
-	}
-	if err := o.rc.Flush(); err != nil {
-		return err
-	}
-	if o.clear && set {
-		_ = o.rc.SetWriteDeadline(time.Time{})
-		o.deadline = time.Time{}
-	}
-	return nil
+	return errors.Join(err, o.watch.end())
 }

@@ -28,16 +28,8 @@ func TestLatestBacklogAgedOut(t *testing.T) {
 		write_timeout 60s`))
 			stuck := dialStuck(t, path+"/ticker")
 			waitSubscribers(t, hubName, "ticker", 1)
-			// 2 MiB of unread events fill the socket buffers and block the
-			// stream's write.
-			payload := strings.Repeat("t", 16<<10)
-			for range 4 {
-				lines := make([]string, 32)
-				for i := range lines {
-					lines[i] = fmt.Sprintf(`{"hub":%q,"channel":"ticker","data":%q}`, hubName, payload)
-				}
-				publishBatch(t, lines)
-			}
+			// Unread events fill the socket buffers and block the stream's write.
+			fillSocket(t, hubName, "ticker")
 			// The janitor sweeps them out of history (1s max age).
 			waitFor(t, "the unread events to be swept from history", 10*time.Second, func() bool {
 				return hubTotals(t, hubName).HistoryBytes == 0

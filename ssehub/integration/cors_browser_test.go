@@ -288,13 +288,24 @@ func evaluate(t *testing.T, ctx context.Context, expr string, out any) {
 	}
 }
 
-// waitXO polls a condition on the cross-origin page's window.xo.
+// waitXO polls a condition on the cross-origin page's window.xo. A poll
+// that started in the context of the document being replaced (the
+// navigation had not quite finished) fails with "Cannot find context":
+// it polls again, in the new document, until the deadline.
 func waitXO(t *testing.T, ctx context.Context, what, cond string, within time.Duration) {
 	t.Helper()
-	pollCtx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	if _, err := chromedp.Run(pollCtx, chromedp.Poll[bool]("window.xo !== undefined && ("+cond+")",
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(within))); err != nil {
+	deadline := time.Now().Add(within)
+	for {
+		pollCtx, cancel := context.WithDeadline(ctx, deadline)
+		_, err := chromedp.Run(pollCtx, chromedp.Poll[bool]("window.xo !== undefined && ("+cond+")",
+			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil {
+			return
+		}
+		if strings.Contains(err.Error(), "Cannot find context with specified id") && time.Now().Before(deadline) {
+			continue
+		}
 		var state json.RawMessage
 		evaluate(t, ctx, "window.xo ? {opens: xo.opens, errors: xo.errors, closed: xo.closed, received: xo.received} : null", &state)
 		t.Fatalf("waiting %v for %s (%s): %v; page state %s", within, what, cond, err, state)

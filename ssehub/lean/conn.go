@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // Requests to a connection's worker, set by the ticker, the poller and the
@@ -30,7 +31,7 @@ type Conn struct {
 	nc      net.Conn
 	raw     syscall.RawConn // nil: written by a dedicated worker, blocking
 	sub     *hub.Subscriber
-	onClose func(reason string)
+	onClose func(reason lifecycle.EndReason)
 	polled  bool          // the poller watches the socket
 	quit    chan struct{} // closed when a dedicated worker's connection finishes
 
@@ -42,15 +43,13 @@ type Conn struct {
 	blockedSince atomic.Int64
 
 	// Worker-owned.
-	pending []byte // bytes taken from the hub that the socket has not taken yet
-	ending  string // why the stream ends once pending is out; "" while it goes on
+	pending []byte              // bytes taken from the hub that the socket has not taken yet
+	ending  lifecycle.EndReason // why the stream ends once pending is out; "" while it goes on
 	closed  bool
 
 	// Ticker-owned, under engine.mu.
-	slot     int   // index in engine.conns
-	nextBeat int64 // unix ns
-	expires  int64 // unix ns; 0 without a lifetime
-	drainAt  int64 // unix ns; 0 until the engine drains
+	slot     int                // index in engine.conns
+	schedule lifecycle.Schedule // heartbeat, lifetime, drain
 }
 
 // Notify is the subscription's wake-up (hub.SubscribeRequest.Notify): it

@@ -1,7 +1,6 @@
 package lean
 
 import (
-	"math/rand/v2"
 	"net"
 	"runtime"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // nextConnID numbers connections across engines, so an ID in an epoll
@@ -64,7 +64,7 @@ type Engine struct {
 func NewEngine(s Settings) *Engine {
 	e := &Engine{settings: s, stop: make(chan struct{}), empty: make(chan struct{})}
 	for range max(1, runtime.GOMAXPROCS(0)-1) {
-		e.workers = append(e.workers, newWorker(s.Retry, writeChunk+4096))
+		e.workers = append(e.workers, newWorker(s.Retry, lifecycle.BufferSize))
 	}
 	return e
 }
@@ -86,10 +86,10 @@ func (e *Engine) Prepare() *Conn {
 }
 
 // Adopt parks nc, a hijacked connection, with its subscription. head is
-// written first (the response head and the retry hint); lifetime, if
-// positive, is when the stream ends with a retry hint; onClose gets the
-// reason the stream ended. From here on the engine owns nc and sub.
-func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, lifetime time.Duration, onClose func(reason string)) {
+// written first (the response head and the retry hint); maxLifetime, if
+// positive, ends the stream as lifecycle.NewSchedule says; onClose gets
+// the reason the stream ended. From here on the engine owns nc and sub.
+func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, maxLifetime time.Duration, onClose func(reason lifecycle.EndReason)) {
 	c.nc, c.sub, c.onClose = nc, sub, onClose
 	c.pending = head
 	if sc := socketOf(nc); sc != nil && Supported {
@@ -98,11 +98,8 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines do not apply any more
 	e.start.Do(e.run)
 
-	now := time.Now().UnixNano()
-	c.nextBeat = now + int64(e.settings.Heartbeat)
-	if lifetime > 0 {
-		c.expires = now + int64(lifetime)
-	}
+	now := time.Now()
+	c.schedule = lifecycle.NewSchedule(now, e.settings.Heartbeat, maxLifetime)
 	e.mu.Lock()
 	if e.stopped {
 		e.mu.Unlock()
@@ -117,7 +114,7 @@ func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, l
 	c.slot = len(e.conns)
 	e.conns = append(e.conns, c)
 	if e.closing {
-		c.drainAt = now + int64(jitter(e.window))
+		c.schedule.Drain(now, e.window)
 	}
 	shutdown := e.shutdown
 	e.mu.Unlock()
@@ -144,7 +141,7 @@ func (e *Engine) closeUnparked(c *Conn) {
 	_ = c.nc.Close()
 	c.sub.Close()
 	if c.onClose != nil {
-		c.onClose("reload_drain")
+		c.onClose(lifecycle.ReloadDrain)
 	}
 }
 
@@ -160,7 +157,7 @@ func (e *Engine) Len() int {
 // keep receiving events until then. Connections adopted later are drained
 // the same way.
 func (e *Engine) Drain(window time.Duration) {
-	now := time.Now().UnixNano()
+	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closing {
@@ -168,7 +165,7 @@ func (e *Engine) Drain(window time.Duration) {
 	}
 	e.closing, e.window = true, window
 	for _, c := range e.conns {
-		c.drainAt = now + int64(jitter(window))
+		c.schedule.Drain(now, window)
 	}
 	e.stopIfEmptyLocked()
 }
@@ -232,7 +229,7 @@ func (e *Engine) tickLoop() {
 		select {
 		case <-t.C:
 			// A panic skips one tick's work; the next tick redoes it.
-			recovering(PanicTicker, func() { e.tickOnce(time.Now().UnixNano()) })
+			recovering(PanicTicker, func() { e.tickOnce(time.Now()) })
 		case <-e.stop:
 			return
 		}
@@ -240,24 +237,24 @@ func (e *Engine) tickLoop() {
 }
 
 // tickOnce asks each connection for whatever time has made due.
-func (e *Engine) tickOnce(now int64) {
-	heartbeat, timeout := int64(e.settings.Heartbeat), int64(e.settings.WriteTimeout)
+func (e *Engine) tickOnce(now time.Time) {
+	timeout := int64(e.settings.WriteTimeout)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, c := range e.conns {
 		var f uint32
-		if heartbeat > 0 && now >= c.nextBeat {
+		due := c.schedule.Due(now)
+		if due&lifecycle.DueHeartbeat != 0 {
 			f |= flagHeartbeat
-			c.nextBeat = now + heartbeat
 		}
-		if c.expires != 0 && now >= c.expires {
+		if due&lifecycle.DueLifetime != 0 {
 			f |= flagLifetime
 		}
-		if c.drainAt != 0 && now >= c.drainAt {
+		if due&lifecycle.DueDrain != 0 {
 			f |= flagDrain
 		}
 		if b := c.blockedSince.Load(); b != 0 {
-			if now-b > timeout {
+			if now.UnixNano()-b > timeout {
 				f |= flagTimeout
 			} else if !c.polled {
 				c.Notify() // no writability events: retry every tick
@@ -267,12 +264,4 @@ func (e *Engine) tickOnce(now int64) {
 			c.request(f)
 		}
 	}
-}
-
-// jitter returns a random duration in [0, d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(int64(d)))
 }

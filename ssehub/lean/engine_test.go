@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // These tests park real loopback TCP connections in an engine and read
@@ -50,7 +51,7 @@ func newEngine(t *testing.T, s Settings) *Engine {
 // client is the far end of a parked connection.
 type client struct {
 	net.Conn
-	ended chan string // the reason the engine gave
+	ended chan lifecycle.EndReason // the reason the engine gave
 }
 
 // park connects a client and hands the server side to e, subscribed to
@@ -92,11 +93,11 @@ func parkConnWith(t *testing.T, e *Engine, hb *hub.Hub, c *Conn, lifetime time.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &client{Conn: cc, ended: make(chan string, 1)}
+	cl := &client{Conn: cc, ended: make(chan lifecycle.EndReason, 1)}
 	if wrap != nil {
 		sc = wrap(sc)
 	}
-	e.Adopt(c, sc, sub, []byte("HEAD\n"), lifetime, func(reason string) { cl.ended <- reason })
+	e.Adopt(c, sc, sub, []byte("HEAD\n"), lifetime, func(reason lifecycle.EndReason) { cl.ended <- reason })
 	return cl
 }
 
@@ -130,7 +131,7 @@ func (c *client) readToEOF(t *testing.T) string {
 // tail is the end of b, for failure messages.
 func tail(b []byte) string { return string(b[max(0, len(b)-120):]) }
 
-func (c *client) endReason(t *testing.T) string {
+func (c *client) endReason(t *testing.T) lifecycle.EndReason {
 	t.Helper()
 	select {
 	case r := <-c.ended:

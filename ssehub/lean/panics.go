@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // Goroutines of the engine that recover panics (hub.Panic.Where).
@@ -40,7 +41,7 @@ func (c *Conn) closeAfterPanic() {
 			hub.ReportPanic(PanicWorker, v)
 		}
 	}()
-	c.close("internal_error") // a no-op if the panic came from within close
+	c.close(lifecycle.InternalError) // a no-op if the panic came from within close
 
 }
 

@@ -7,14 +7,12 @@ import (
 	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
 // yieldEvery is how many connections a worker serves before letting other
 // goroutines run.
 const yieldEvery = 64
-
-// writeChunk is the most bytes of events taken from the hub per write.
-const writeChunk = 32 << 10
 
 // worker serves the connections assigned to it, one at a time, so a
 // connection is never written by two goroutines. Shared workers' writes
@@ -101,19 +99,19 @@ func (w *worker) serve(c *Conn) {
 	if c.sub.SlowConsumer() && c.ending == "" {
 		// Cut by the hub, maybe while the socket takes nothing: waiting
 		// to flush what is pending would wait for the write timeout.
-		c.close("slow_consumer")
+		c.close(lifecycle.SlowConsumer)
 		return
 	}
 	flags := c.flags.Swap(0)
 	switch {
 	case flags&flagShutdown != 0:
-		c.close("shutdown")
+		c.close(lifecycle.Shutdown)
 		return
 	case flags&flagPeerGone != 0:
-		c.close("client_gone")
+		c.close(lifecycle.ClientGone)
 		return
 	case flags&flagTimeout != 0:
-		c.close("write_error")
+		c.close(lifecycle.WriteError)
 		return
 	case c.ending != "":
 		if c.flush() {
@@ -121,10 +119,10 @@ func (w *worker) serve(c *Conn) {
 		}
 		return
 	case flags&flagDrain != 0:
-		c.end("reload_drain", w.retry)
+		c.end(lifecycle.ReloadDrain, lifecycle.LastFrame(lifecycle.ReloadDrain, c.sub, w.retry))
 		return
 	case flags&flagLifetime != 0:
-		c.end("max_lifetime", w.retry)
+		c.end(lifecycle.MaxLifetime, lifecycle.LastFrame(lifecycle.MaxLifetime, c.sub, w.retry))
 		return
 	}
 	if !c.flush() {
@@ -135,12 +133,12 @@ func (w *worker) serve(c *Conn) {
 	// normal path.
 	ended := isDone(c.sub)
 	for chunks := 1; ; chunks++ {
-		buf, more, err := c.sub.Next(w.buf[:0], writeChunk)
-		if cap(buf) <= 4*writeChunk { // a buffer grown by a huge event is dropped
+		buf, more, err := c.sub.Next(w.buf[:0], lifecycle.WriteChunk)
+		if lifecycle.KeepBuffer(buf) {
 			w.buf = buf[:0]
 		}
 		if errors.Is(err, hub.ErrSlowConsumer) {
-			c.end("slow_consumer", buf) // with the notices Next added, as the normal path writes them
+			c.end(lifecycle.SlowConsumer, buf) // with the notices Next added, as the normal path writes them
 			return
 		}
 		if !c.send(buf) {
@@ -155,7 +153,7 @@ func (w *worker) serve(c *Conn) {
 		}
 	}
 	if ended {
-		c.end("closed_by_hub", c.sub.EndFrame())
+		c.end(lifecycle.ClosedByHub, lifecycle.LastFrame(lifecycle.ClosedByHub, c.sub, w.retry))
 		return
 	}
 	if flags&flagHeartbeat != 0 {
@@ -180,7 +178,7 @@ func (c *Conn) send(b []byte) bool {
 	}
 	n, err := c.writeSome(b)
 	if err != nil {
-		c.close("write_error")
+		c.close(lifecycle.WriteError)
 		return false
 	}
 	if n < len(b) {
@@ -199,7 +197,7 @@ func (c *Conn) flush() bool {
 	}
 	n, err := c.writeSome(c.pending)
 	if err != nil {
-		c.close("write_error")
+		c.close(lifecycle.WriteError)
 		return false
 	}
 	if n < len(c.pending) {
@@ -215,7 +213,7 @@ func (c *Conn) flush() bool {
 // end ends the stream once what is pending and last have gone out, as
 // the normal path does with a blocking write: at once if the socket takes
 // them, otherwise when it becomes writable, or at the write timeout.
-func (c *Conn) end(reason string, last []byte) {
+func (c *Conn) end(reason lifecycle.EndReason, last []byte) {
 	c.ending = reason
 	c.pending = append(c.pending, last...)
 	if c.flush() {
@@ -224,7 +222,7 @@ func (c *Conn) end(reason string, last []byte) {
 }
 
 // close closes the socket and lets go of the subscription.
-func (c *Conn) close(reason string) {
+func (c *Conn) close(reason lifecycle.EndReason) {
 	if c.closed {
 		return
 	}
