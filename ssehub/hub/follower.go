@@ -90,24 +90,7 @@ func (h *Hub) followUntilDone(ctx context.Context, l *backendLink, onState func(
 // channels this node may not create are skipped: the event is stored
 // already and cannot be refused.
 func (h *Hub) Apply(events []StoredEvent) {
-	last := h.lastPublishedID()
-	var missing []string
-	h.mu.RLock()
-	for _, se := range events {
-		if !last.Less(se.ID) {
-			continue
-		}
-		for _, name := range se.Draft.Channels {
-			if _, ok := h.channels[name]; !ok && ValidateChannelName(name) == nil && h.cfg.allowsOnDemand(name) {
-				missing = append(missing, name)
-			}
-		}
-	}
-	h.mu.RUnlock()
-	for _, name := range missing {
-		_ = h.createOnDemand([]string{name}) // over the limit: not on this node
-	}
-
+	h.createChannelsOf(events)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed {
@@ -146,5 +129,28 @@ func (h *Hub) Apply(events []StoredEvent) {
 	// One wake per channel for the whole read, as Publish does per batch.
 	for _, ch := range byName {
 		ch.wake()
+	}
+}
+
+// createChannelsOf creates the on-demand channels that events not applied
+// yet name and this node lacks, each on its own: one over the limit is
+// simply not on this node.
+func (h *Hub) createChannelsOf(events []StoredEvent) {
+	last := h.lastPublishedID()
+	var missing []string
+	h.mu.RLock()
+	for _, se := range events {
+		if !last.Less(se.ID) {
+			continue
+		}
+		for _, name := range se.Draft.Channels {
+			if _, ok := h.channels[name]; !ok && ValidateChannelName(name) == nil && h.cfg.allowsOnDemand(name) {
+				missing = append(missing, name)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, name := range missing {
+		_ = h.createOnDemand([]string{name}) // over the limit: not on this node
 	}
 }

@@ -26,21 +26,11 @@ type Published struct {
 // a backend, the backend stores the batch and assigns the IDs, and the
 // follower appends it to the local logs (see Backend).
 func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
-	limits := h.Limits()
-	if len(drafts) > limits.MaxBatch {
-		return nil, limitErrorf(ErrTooLarge, "max_batch", "%d events in one request; at most %d allowed (max_batch)", len(drafts), limits.MaxBatch)
+	if err := checkDrafts(drafts, h.Limits()); err != nil {
+		return nil, err
 	}
 	var names []string
-	for i, d := range drafts {
-		if len(d.Data) > limits.MaxEventBytes {
-			return nil, limitErrorf(ErrTooLarge, "max_event_bytes", "event %d: data is %d bytes; at most %d allowed (max_event_bytes)", i, len(d.Data), limits.MaxEventBytes)
-		}
-		if err := d.Validate(); err != nil {
-			if len(drafts) > 1 {
-				return nil, fmt.Errorf("event %d: %w", i, err)
-			}
-			return nil, err
-		}
+	for _, d := range drafts {
 		for _, ch := range d.Channels {
 			if !slices.Contains(names, ch) {
 				names = append(names, ch)
@@ -56,6 +46,32 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 		return h.publishToBackend(l, drafts)
 	}
 	defer h.mu.RUnlock()
+	return h.publishLocally(chans, drafts), nil
+}
+
+// checkDrafts checks a batch against the limits and each draft's fields.
+func checkDrafts(drafts []Draft, limits Limits) error {
+	if len(drafts) > limits.MaxBatch {
+		return limitErrorf(ErrTooLarge, "max_batch", "%d events in one request; at most %d allowed (max_batch)", len(drafts), limits.MaxBatch)
+	}
+	for i, d := range drafts {
+		if len(d.Data) > limits.MaxEventBytes {
+			return limitErrorf(ErrTooLarge, "max_event_bytes", "event %d: data is %d bytes; at most %d allowed (max_event_bytes)", i, len(d.Data), limits.MaxEventBytes)
+		}
+		if err := d.Validate(); err != nil {
+			if len(drafts) > 1 {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// publishLocally numbers validated drafts and appends them to chans, the
+// channels they name, then wakes those channels' subscribers. Caller
+// holds h.mu for reading.
+func (h *Hub) publishLocally(chans []*channel, drafts []Draft) []Published {
 	byName := make(map[string]*channel, len(chans))
 	for _, ch := range chans {
 		byName[ch.name] = ch
@@ -87,7 +103,7 @@ func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
 	for _, ch := range chans {
 		ch.wake()
 	}
-	return results, nil
+	return results
 }
 
 // appendLocked numbers e and appends it to each of its channels, then

@@ -1,6 +1,9 @@
 package hub
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // SubscribeRequest describes a new stream.
 type SubscribeRequest struct {
@@ -54,6 +57,29 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	}
 	defer h.mu.RUnlock()
 
+	s := h.newSubscriber(req, chans)
+	from := resumePoint{
+		lastEventID: req.LastEventID,
+		id:          resume,
+		known:       req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume),
+		remote:      remote,
+		beforeStart: l == nil && resume.Less(h.startID),
+	}
+	if remote != nil {
+		from.known = !remote.unknown
+		s.takeRemoteReplay(remote, req.LastEventID)
+	}
+	if err := h.placeCursors(s, chans, from); err != nil {
+		s.Close()
+		return nil, err
+	}
+	h.stats.accepted.Add(1)
+	return s, nil
+}
+
+// newSubscriber makes a subscriber of chans with the hub's current sizing;
+// it is on no channel yet. Caller holds h.mu for reading.
+func (h *Hub) newSubscriber(req SubscribeRequest, chans []*channel) *Subscriber {
 	s := &Subscriber{
 		hub:     h,
 		client:  req.Client,
@@ -76,39 +102,49 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	if s.notifyFn != nil {
 		h.stats.lean.Add(1) // Close takes it off
 	}
-	known := req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume)
-	if remote != nil {
-		known = !remote.unknown
-		s.remote = remote.events
-		s.skipThrough = remote.through
-		for _, name := range remote.gaps {
-			s.pending = appendNotice(s.pending, GapEvent, name, GapExpired, req.LastEventID)
-			h.stats.countGap(GapExpired)
-		}
+	return s
+}
+
+// resumePoint is where a new subscriber's stream starts, from the client's
+// Last-Event-ID.
+type resumePoint struct {
+	lastEventID string // as the client sent it; "" for live only
+	id          ID     // lastEventID parsed
+	// known: id is one this hub (or its backend) issued.
+	known bool
+	// remote, if set, holds the events up to remote.through, read from
+	// the backend; the cursors start after them.
+	remote *remoteReplay
+	// beforeStart: with no backend, id was issued before this process
+	// started, so its history is gone.
+	beforeStart bool
+}
+
+// takeRemoteReplay gives s the events replayed from the backend, to send
+// before any cursor's, and a gap notice for each channel that lost some.
+func (s *Subscriber) takeRemoteReplay(r *remoteReplay, lastEventID string) {
+	s.remote = r.events
+	s.skipThrough = r.through
+	for _, name := range r.gaps {
+		s.pending = appendNotice(s.pending, GapEvent, name, GapExpired, lastEventID)
+		s.hub.stats.countGap(GapExpired)
 	}
+}
+
+// placeCursors adds s to each of chans with its cursor placed after
+// from, and queues a gap notice for each channel where events after from
+// are lost or the ID is unknown. A channel that is full refuses s; the
+// caller then closes s, which leaves the channels it was added to.
+// Caller holds h.mu for reading.
+func (h *Hub) placeCursors(s *Subscriber, chans []*channel, from resumePoint) error {
 	now := h.now()
 	for i, ch := range chans {
 		ch.mu.Lock()
 		if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 && len(ch.subs) >= max {
 			ch.mu.Unlock()
-			s.Close()
-			return nil, limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", ch.name, max)
+			return limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", ch.name, max)
 		}
-		pos, gap := ch.log.end, false
-		switch {
-		case remote != nil:
-			// After the range read; events the local log already lost
-			// after it are a gap (only if more than the log holds were
-			// published during the read). A log that never evicted
-			// anything lost nothing: its evictedUpTo only marks when the
-			// channel was created here, and the follower creates a
-			// channel before it appends the channel's first event.
-			pos = ch.log.firstAfter(remote.through)
-			gap = known && ch.log.start > 0 && pos == ch.log.start && remote.through.Less(ch.log.evictedUpTo)
-		case known:
-			pos, gap = ch.cursorAfter(resume, now)
-			gap = gap || l == nil && resume.Less(h.startID)
-		}
+		pos, gap := ch.startPosition(from, now)
 		c := &s.cursors[i]
 		c.pos, c.liveFrom = pos, ch.log.end
 		c.mark.Store(c.liveFrom)
@@ -116,16 +152,37 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 		ch.mu.Unlock()
 		ch.lastUsed.Store(now.UnixNano())
 		switch {
-		case req.LastEventID != "" && !known:
-			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, req.LastEventID)
+		case from.lastEventID != "" && !from.known:
+			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapUnknownID, from.lastEventID)
 			h.stats.countGap(GapUnknownID)
 		case gap:
-			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapExpired, req.LastEventID)
+			s.pending = appendNotice(s.pending, GapEvent, ch.name, GapExpired, from.lastEventID)
 			h.stats.countGap(GapExpired)
 		}
 	}
-	h.stats.accepted.Add(1)
-	return s, nil
+	return nil
+}
+
+// startPosition is where a new subscriber resuming from from reads ch
+// first, and whether events after from were lost there. Caller holds
+// ch.mu.
+func (ch *channel) startPosition(from resumePoint, now time.Time) (pos uint64, gap bool) {
+	switch {
+	case from.remote != nil:
+		// After the range read; events the local log already lost
+		// after it are a gap (only if more than the log holds were
+		// published during the read). A log that never evicted
+		// anything lost nothing: its evictedUpTo only marks when the
+		// channel was created here, and the follower creates a
+		// channel before it appends the channel's first event.
+		through := from.remote.through
+		pos = ch.log.firstAfter(through)
+		return pos, from.known && ch.log.start > 0 && pos == ch.log.start && through.Less(ch.log.evictedUpTo)
+	case from.known:
+		pos, gap = ch.cursorAfter(from.id, now)
+		return pos, gap || from.beforeStart
+	}
+	return ch.log.end, false
 }
 
 // checkSubscribeRequest validates a request and returns its channel names
