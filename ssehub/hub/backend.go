@@ -133,9 +133,9 @@ func (h *Hub) SetBackend(b Backend, onState func(BackendState)) {
 	go h.follow(ctx, l, onState)
 }
 
-// BackendState reports whether the hub has a backend and whether the
+// BackendStatus reports whether the hub has a backend and whether the
 // follower last reached it.
-func (h *Hub) BackendState() (attached, up bool) {
+func (h *Hub) BackendStatus() (attached, up bool) {
 	l := h.link.Load()
 	if l == nil {
 		return false, false

@@ -53,7 +53,7 @@ func (h *Hub) Configure(cfg Config) error {
 	}
 	for name, s := range cfg.Channels {
 		if _, ok := h.channels[name]; !ok {
-			h.channels[name] = h.newChannel(name, true, s, h.lastPublishedID())
+			h.channels[name] = h.newChannel(name, true, s, h.lastAppliedID())
 		}
 	}
 	h.publishMu.Lock()
@@ -86,7 +86,7 @@ func (h *Hub) channelsFor(names []string) ([]*channel, error) {
 		h.mu.RUnlock()
 		if attempt == 3 {
 			// Only a concurrent close racing every attempt gets here.
-			return nil, Errorf(ErrLimit, "channels of hub %q keep being closed; try again", h.name)
+			return nil, Errorf(ErrOnDemandLimit, "channels of hub %q keep being closed; try again", h.name)
 		}
 		if err := h.createOnDemand(names); err != nil {
 			return nil, err
@@ -115,9 +115,9 @@ func (h *Hub) createOnDemand(names []string) error {
 		h.reclaimOnDemand(over, names)
 	}
 	if h.onDemand+len(create) > h.cfg.MaxOnDemandChannels {
-		return limitErrorf(ErrLimit, "max_on_demand_channels", "hub %q already has %d on-demand channels with subscribers, the configured maximum is %d (max_on_demand_channels)", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
+		return limitErrorf(ErrOnDemandLimit, "max_on_demand_channels", "hub %q already has %d on-demand channels with subscribers, the configured maximum is %d (max_on_demand_channels)", h.name, h.onDemand, h.cfg.MaxOnDemandChannels)
 	}
-	last := h.lastPublishedID()
+	last := h.lastAppliedID()
 	for _, name := range create {
 		h.channels[name] = h.newChannel(name, false, h.cfg.OnDemandSettings, last)
 		h.onDemand++

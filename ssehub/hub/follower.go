@@ -37,7 +37,7 @@ func (h *Hub) followRecovering(ctx context.Context, l *backendLink, onState func
 
 // followUntilDone is the follower's loop; it returns when ctx ends.
 func (h *Hub) followUntilDone(ctx context.Context, l *backendLink, onState func(BackendState)) {
-	after := h.lastPublishedID()
+	after := h.lastAppliedID()
 	wait := minBackoff
 	report := func(s BackendState) {
 		next := int32(2)
@@ -136,7 +136,7 @@ func (h *Hub) Apply(events []StoredEvent) {
 // yet name and this node lacks, each on its own: one over the limit is
 // simply not on this node.
 func (h *Hub) createChannelsOf(events []StoredEvent) {
-	last := h.lastPublishedID()
+	last := h.lastAppliedID()
 	var missing []string
 	h.mu.RLock()
 	for _, se := range events {

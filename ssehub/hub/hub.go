@@ -37,10 +37,11 @@ type Hub struct {
 	// applied is closed and replaced each time Apply ran, for publishers
 	// waiting for their events. Guarded by publishMu.
 	applied chan struct{}
-	// published is the number of the newest fully appended event. Every
-	// event numbered at or below it is in all its channel logs, so a
-	// subscriber merging several channels can read up to it safely.
-	published atomic.Uint64
+	// readable is the number (Event.n) of the newest fully appended
+	// event. Every event numbered at or below it is in all its channel
+	// logs, so a subscriber merging several channels can read up to it
+	// safely. Written under publishMu, read lock-free.
+	readable atomic.Uint64
 	// history bounds the bytes the logs hold; see historyBytes.
 	history historyBytes
 

@@ -22,8 +22,8 @@ func (h *Hub) Info() HubInfo {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	info := HubInfo{Name: h.name, Channels: make([]ChannelInfo, 0, len(h.channels))}
-	attached, up := h.BackendState()
-	if last := h.lastPublishedID(); !last.Less(h.startID) || attached && !last.IsZero() {
+	attached, up := h.BackendStatus()
+	if last := h.lastAppliedID(); !last.Less(h.startID) || attached && !last.IsZero() {
 		info.LastID = last.String()
 	}
 	switch {
@@ -105,7 +105,7 @@ func (ch *channel) info(now time.Time) ChannelInfo {
 		info.LastID = ch.log.at(ch.log.end - 1).ID.String()
 	}
 	if start < ch.log.end {
-		info.OldestEventAt = ch.log.at(start).Published
+		info.OldestEventAt = ch.log.at(start).PublishedAt
 	}
 	return info
 }

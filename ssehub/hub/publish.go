@@ -7,15 +7,8 @@ import (
 	"time"
 )
 
-// lastPublishedID reads the ID sequence.
-func (h *Hub) lastPublishedID() ID {
-	h.publishMu.Lock()
-	defer h.publishMu.Unlock()
-	return h.lastID
-}
-
-// Published is the outcome of publishing one event.
-type Published struct {
+// PublishResult is the outcome of publishing one event.
+type PublishResult struct {
 	ID ID
 	// Subscribers is how many distinct subscribers the event was queued to.
 	Subscribers int
@@ -25,7 +18,7 @@ type Published struct {
 // consecutive IDs, or publishes nothing and returns the first error. With
 // a backend, the backend stores the batch and assigns the IDs, and the
 // follower appends it to the local logs (see Backend).
-func (h *Hub) Publish(drafts ...Draft) ([]Published, error) {
+func (h *Hub) Publish(drafts ...Draft) ([]PublishResult, error) {
 	if err := checkDrafts(drafts, h.Limits()); err != nil {
 		return nil, err
 	}
@@ -71,7 +64,7 @@ func checkDrafts(drafts []Draft, limits Limits) error {
 // publishLocally numbers validated drafts and appends them to chans, the
 // channels they name, then wakes those channels' subscribers. Caller
 // holds h.mu for reading.
-func (h *Hub) publishLocally(chans []*channel, drafts []Draft) []Published {
+func (h *Hub) publishLocally(chans []*channel, drafts []Draft) []PublishResult {
 	byName := make(map[string]*channel, len(chans))
 	for _, ch := range chans {
 		byName[ch.name] = ch
@@ -94,9 +87,9 @@ func (h *Hub) publishLocally(chans []*channel, drafts []Draft) []Published {
 	}
 	h.publishMu.Unlock()
 
-	results := make([]Published, len(events))
+	results := make([]PublishResult, len(events))
 	for i, e := range events {
-		results[i] = Published{ID: e.ID, Subscribers: countSubscribers(e, byName)}
+		results[i] = PublishResult{ID: e.ID, Subscribers: countSubscribers(e, byName)}
 	}
 	// One wake per subscriber per batch, not per event: a woken stream
 	// reads everything available.
@@ -107,13 +100,13 @@ func (h *Hub) publishLocally(chans []*channel, drafts []Draft) []Published {
 }
 
 // appendLocked numbers e and appends it to each of its channels, then
-// makes it readable (hub.published). Caller holds publishMu, so events
+// makes it readable (Hub.readable). Caller holds publishMu, so events
 // enter every log in ID order.
 //
 // It also counts e against MaxHistoryBytes, evicting the hub's oldest
 // events if need be; caller holds h.mu for reading too.
 func (h *Hub) appendLocked(e *Event, byName map[string]*channel) {
-	e.n = h.published.Load() + 1
+	e.n = h.readable.Load() + 1
 	h.history.queue(e)
 	for _, name := range e.Channels {
 		ch := byName[name]
@@ -122,9 +115,19 @@ func (h *Hub) appendLocked(e *Event, byName map[string]*channel) {
 		ch.published++
 		ch.mu.Unlock()
 	}
-	h.published.Store(e.n)
+	h.readable.Store(e.n)
 	h.stats.published.Add(1)
 	h.enforceHistoryBytes()
+}
+
+// lastAppliedID is the newest ID in this node's sequence: the last one
+// Publish issued, or, with a backend, the last one the follower took from
+// it (Apply). Before either, it is below the hub's startID (zero with a
+// backend).
+func (h *Hub) lastAppliedID() ID {
+	h.publishMu.Lock()
+	defer h.publishMu.Unlock()
+	return h.lastID
 }
 
 // countSubscribers returns how many distinct subscribers e's channels
@@ -151,7 +154,7 @@ func countSubscribers(e *Event, byName map[string]*channel) int {
 // publishToBackend stores validated drafts in the backend, then waits
 // (bounded) until the follower applied them here, and answers with the
 // IDs and this node's subscriber counts.
-func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, error) {
+func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]PublishResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	defer cancel()
 	// A copy: handing the caller's slice to an interface would make every
@@ -169,7 +172,7 @@ func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, err
 		// follower applies too, and reads start at the last applied ID,
 		// so the logs stay in order without gap.
 		var caught []StoredEvent
-		ids, caught, err = l.b.AppendAndRead(ctx, slices.Clone(drafts), h.lastPublishedID())
+		ids, caught, err = l.b.AppendAndRead(ctx, slices.Clone(drafts), h.lastAppliedID())
 		if err == nil {
 			h.Apply(caught)
 		}
@@ -182,9 +185,9 @@ func (h *Hub) publishToBackend(l *backendLink, drafts []Draft) ([]Published, err
 	default:
 	}
 	h.waitApplied(ids[len(ids)-1], appliedWait)
-	results := make([]Published, len(ids))
+	results := make([]PublishResult, len(ids))
 	for i, id := range ids {
-		results[i] = Published{ID: id, Subscribers: h.localSubscribers(drafts[i].Channels)}
+		results[i] = PublishResult{ID: id, Subscribers: h.localSubscribers(drafts[i].Channels)}
 	}
 	return results, nil
 }

@@ -30,7 +30,7 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 	if len(s.remote) > 0 {
 		return s.nextRemote(buf, limit)
 	}
-	upTo := s.hub.published.Load()
+	upTo := s.hub.readable.Load()
 	now := s.hub.now()
 	var delivered, replayed, bytes uint64
 	defer func() { s.flushStats(delivered, replayed, bytes) }()
@@ -62,7 +62,7 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 			if wasReplay {
 				replayed++
 			} else if s.stats != nil {
-				s.stats.observeDelay(now.Sub(e.Published))
+				s.stats.observeDelay(now.Sub(e.PublishedAt))
 			}
 		}
 		more = len(batch) == snapshotCap || size >= limit

@@ -86,7 +86,7 @@ func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteRe
 	}
 	r := &remoteReplay{through: p.Last}
 	if p.Last.Less(resume) {
-		if h.lastPublishedID().Less(resume) {
+		if h.lastAppliedID().Less(resume) {
 			r.unknown = true
 		}
 		r.through = resume

@@ -61,7 +61,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscriber, error) {
 	from := resumePoint{
 		lastEventID: req.LastEventID,
 		id:          resume,
-		known:       req.LastEventID != "" && idErr == nil && !h.lastPublishedID().Less(resume),
+		known:       req.LastEventID != "" && idErr == nil && !h.lastAppliedID().Less(resume),
 		remote:      remote,
 		beforeStart: l == nil && resume.Less(h.startID),
 	}
@@ -100,7 +100,7 @@ func (h *Hub) newSubscriber(req SubscribeRequest, chans []*channel) *Subscriber 
 		s.cursors[i].ch = ch
 	}
 	if s.notifyFn != nil {
-		h.stats.lean.Add(1) // Close takes it off
+		h.stats.callbackSubs.Add(1) // Close takes it off
 	}
 	return s
 }

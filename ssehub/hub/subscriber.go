@@ -21,11 +21,14 @@ const (
 	EndSlowConsumer
 )
 
-// ErrSlowConsumer is returned by Next when the subscriber is slow by the
-// rule in slow.go: its backlog stayed over its buffer for longer than the
-// grace, or events it had not read left the channel's log. The stream
-// should end; the client resumes with Last-Event-ID and replays what
-// history still holds, or is told about the gap.
+// ErrSlowConsumer is returned by Next when the subscriber is slow on a
+// Disconnect channel by the rule in slow.go: its backlog stayed over the
+// bound (SubscriberBuffer events or SubscriberBufferBytes bytes) for
+// SlowConsumerGrace without shrinking, or events it had not read left the
+// channel's log. (On a Latest channel the backlog is skipped instead, see
+// GapSkipped.) The stream should end; the client resumes with
+// Last-Event-ID and replays what history still holds, or is told about
+// the gap.
 var ErrSlowConsumer = errors.New("slow consumer: could not keep up with the channel")
 
 // Subscriber is one stream's view of its channels: a cursor per channel
@@ -191,7 +194,7 @@ func (s *Subscriber) Close() {
 		}
 		s.hub.release(s.client)
 		if s.notifyFn != nil {
-			s.hub.stats.lean.Add(-1)
+			s.hub.stats.callbackSubs.Add(-1)
 		}
 		s.end(EndNone, "")
 	})
