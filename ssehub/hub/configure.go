@@ -5,14 +5,6 @@ import (
 	"slices"
 )
 
-// newChannel makes a channel with the hub's current sizing. Caller holds
-// h.mu for writing, or owns h alone.
-func (h *Hub) newChannel(name string, declared bool, s ChannelSettings, evictedUpTo ID) *channel {
-	ch := newChannel(name, declared, s, h.cfg.liveRoom(), evictedUpTo, &h.history.dead)
-	ch.lastUsed.Store(h.now().UnixNano())
-	return ch
-}
-
 // Configure applies a new channel layout, as on a config reload: declared
 // channels are added or updated; channels no longer declared become
 // on-demand channels if a pattern allows them, else they are closed.
@@ -61,6 +53,14 @@ func (h *Hub) Configure(cfg Config) error {
 	h.enforceHistoryBytes()
 	h.publishMu.Unlock()
 	return nil
+}
+
+// newChannel makes a channel with the hub's current sizing. Caller holds
+// h.mu for writing, or owns h alone.
+func (h *Hub) newChannel(name string, declared bool, s ChannelSettings, evictedUpTo ID) *channel {
+	ch := newChannel(name, declared, s, h.cfg.liveRoom(), evictedUpTo, &h.history.dead)
+	ch.lastUsed.Store(h.now().UnixNano())
+	return ch
 }
 
 // channelsFor returns the named channels, creating on-demand ones that a

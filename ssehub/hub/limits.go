@@ -1,5 +1,33 @@
 package hub
 
+// admitFirst counts a new subscriber against the hub and client limits,
+// and refuses it if a channel it names is full. Each channel's limit is
+// checked again under its lock when the subscriber is added; this early
+// check spares a refused client the backend read.
+func (h *Hub) admitFirst(client string, names []string) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if err := h.admit(client); err != nil {
+		return err
+	}
+	if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 {
+		for _, name := range names {
+			ch := h.channels[name]
+			if ch == nil {
+				continue // created empty later
+			}
+			ch.mu.RLock()
+			full := len(ch.subs) >= max
+			ch.mu.RUnlock()
+			if full {
+				h.release(client)
+				return limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", name, max)
+			}
+		}
+	}
+	return nil
+}
+
 // admit counts a new subscriber against the hub and client limits.
 // Caller holds h.mu for reading.
 func (h *Hub) admit(client string) error {
@@ -44,32 +72,4 @@ func (h *Hub) Limits() Limits {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.cfg.Limits
-}
-
-// admitFirst counts a new subscriber against the hub and client limits,
-// and refuses it if a channel it names is full. Each channel's limit is
-// checked again under its lock when the subscriber is added; this early
-// check spares a refused client the backend read.
-func (h *Hub) admitFirst(client string, names []string) error {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if err := h.admit(client); err != nil {
-		return err
-	}
-	if max := h.cfg.Limits.MaxSubscribersPerChannel; max > 0 {
-		for _, name := range names {
-			ch := h.channels[name]
-			if ch == nil {
-				continue // created empty later
-			}
-			ch.mu.RLock()
-			full := len(ch.subs) >= max
-			ch.mu.RUnlock()
-			if full {
-				h.release(client)
-				return limitErrorf(ErrOverCapacity, "max_subscribers_per_channel", "channel %q has its maximum of %d subscribers (max_subscribers_per_channel)", name, max)
-			}
-		}
-	}
-	return nil
 }

@@ -2,6 +2,12 @@ package hub
 
 import "encoding/json"
 
+// Event types the hub sends on its own; documented in the README.
+const (
+	GapEvent    = "sse_hub.gap"
+	ClosedEvent = "sse_hub.closed"
+)
+
 // Gap reasons, sent in the data of the GapEvent.
 const (
 	// GapExpired: some events after the client's Last-Event-ID are no
@@ -15,12 +21,6 @@ const (
 	// policy; the backlog was dropped and the stream goes on with the
 	// newest event.
 	GapSkipped = "skipped"
-)
-
-// Event types the hub sends on its own; documented in the README.
-const (
-	GapEvent    = "sse_hub.gap"
-	ClosedEvent = "sse_hub.closed"
 )
 
 // appendNotice encodes one of the hub's own events. It carries no id, so
