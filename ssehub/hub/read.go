@@ -1,6 +1,9 @@
 package hub
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // snapshotCap is how many events Next takes from the logs per lock hold.
 const snapshotCap = 128
@@ -32,8 +35,9 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 	}
 	upTo := s.hub.readable.Load()
 	now := s.hub.now()
-	var delivered, replayed, bytes uint64
-	defer func() { s.flushStats(delivered, replayed, bytes) }()
+	var taken readTally
+	var bytes uint64
+	defer func() { s.flushStats(taken.delivered, taken.replayed, bytes) }()
 	sp := snapshots.Get().(*[]*Event)
 	defer func() {
 		clear((*sp)[:cap(*sp)])
@@ -50,25 +54,8 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 				return buf, false, err
 			}
 		}
-		batch, size := (*sp)[:0], len(buf)
-		for size < limit && len(batch) < snapshotCap {
-			e, wasReplay := s.nextEvent(upTo)
-			if e == nil {
-				break
-			}
-			batch = append(batch, e)
-			size += len(e.wire)
-			delivered++
-			if wasReplay {
-				replayed++
-			} else if s.stats != nil {
-				s.stats.observeDelay(now.Sub(e.PublishedAt))
-			}
-		}
-		more = len(batch) == snapshotCap || size >= limit
-		if more && size >= limit {
-			more = s.peek(upTo) != nil
-		}
+		var batch []*Event
+		batch, more = s.takeBatch((*sp)[:0], len(buf), limit, upTo, now, &taken)
 		s.publishMarks()
 		s.unlockAll()
 		for _, e := range batch {
@@ -79,6 +66,39 @@ func (s *Subscriber) Next(buf []byte, limit int) (out []byte, more bool, err err
 			return buf, more, nil
 		}
 	}
+}
+
+// readTally counts one Next call's deliveries, for flushStats.
+type readTally struct{ delivered, replayed uint64 }
+
+// takeBatch moves the cursors past the next events at or below upTo,
+// adding them to batch, until it holds snapshotCap events or size (the
+// bytes buf holds, plus the batch's) reaches limit. more reports that
+// further events are available already. Caller holds the channel read
+// locks.
+func (s *Subscriber) takeBatch(batch []*Event, size, limit int, upTo uint64, now time.Time, t *readTally) (_ []*Event, more bool) {
+	var replayed uint64 // counted here, not through t, to stay in a register
+	n := len(batch)
+	for size < limit && len(batch) < snapshotCap {
+		e, wasReplay := s.nextEvent(upTo)
+		if e == nil {
+			break
+		}
+		batch = append(batch, e)
+		size += len(e.wire)
+		if wasReplay {
+			replayed++
+		} else if s.stats != nil {
+			s.stats.observeDelay(now.Sub(e.PublishedAt))
+		}
+	}
+	t.delivered += uint64(len(batch) - n)
+	t.replayed += replayed
+	more = len(batch) == snapshotCap || size >= limit
+	if more && size >= limit {
+		more = s.peek(upTo) != nil
+	}
+	return batch, more
 }
 
 // lockAll takes the read lock of every subscribed channel, in name order.
