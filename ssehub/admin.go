@@ -139,7 +139,7 @@ func publish(w http.ResponseWriter, hubName string, drafts []hub.Draft, bodySize
 	return toJSON(results), nil
 }
 
-func toJSON(results []hub.Published) []publishedJSON {
+func toJSON(results []hub.PublishResult) []publishedJSON {
 	out := make([]publishedJSON, len(results))
 	for i, res := range results {
 		out[i] = publishedJSON{ID: res.ID.String(), Subscribers: res.Subscribers}

@@ -157,8 +157,8 @@ func (c *hubCollector) collectHub(ch chan<- prometheus.Metric, hb *hub.Hub) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(c.subscribers, float64(st.Subscribers), name)
-	gauge(c.lean, float64(st.LeanSubscribers), name)
-	if attached, up := hb.BackendState(); attached {
+	gauge(c.lean, float64(st.CallbackSubscribers), name)
+	if attached, up := hb.BackendStatus(); attached {
 		v := 0.0
 		if up {
 			v = 1

@@ -14,7 +14,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, hub.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, hub.ErrLimit):
+	case errors.Is(err, hub.ErrOnDemandLimit):
 		return http.StatusConflict
 	case errors.Is(err, hub.ErrClosed), errors.Is(err, hub.ErrOverCapacity), errors.Is(err, hub.ErrUnavailable):
 		return http.StatusServiceUnavailable

@@ -134,45 +134,24 @@ func (ch *channel) trim(now time.Time) {
 	}
 }
 
-// ChannelInfo is a snapshot of one channel for the admin API.
-type ChannelInfo struct {
-	Name            string    `json:"name"`
-	Declared        bool      `json:"declared"`
-	Subscribers     int       `json:"subscribers"`
-	Published       uint64    `json:"published"`
-	Delivered       uint64    `json:"delivered"`
-	Skipped         uint64    `json:"skipped"`
-	SlowDisconnects uint64    `json:"slow_disconnects"`
-	HistoryLength   int       `json:"history_length"`
-	HistorySize     int       `json:"history_size"`
-	HistoryMaxAge   string    `json:"history_max_age,omitempty"`
-	LastID          string    `json:"last_id,omitempty"`
-	OldestEventAt   time.Time `json:"oldest_event_at,omitzero"`
-}
-
-func (ch *channel) info(now time.Time) ChannelInfo {
+// wake signals every subscriber of the channel.
+func (ch *channel) wake() {
 	ch.mu.RLock()
 	defer ch.mu.RUnlock()
-	info := ChannelInfo{
-		Name:            ch.name,
-		Declared:        ch.declared,
-		Subscribers:     len(ch.subs),
-		Published:       ch.published,
-		Delivered:       ch.delivered.Load(),
-		Skipped:         ch.skipped.Load(),
-		SlowDisconnects: ch.slowDisconnects.Load(),
-		HistorySize:     ch.settings.HistorySize,
+	for _, s := range ch.subs {
+		s.notify()
 	}
-	if age := ch.settings.HistoryMaxAge; age > 0 {
-		info.HistoryMaxAge = age.String()
+}
+
+// takeSubscribers empties the subscriber set. Caller holds ch.mu.
+func (ch *channel) takeSubscribers() []*Subscriber {
+	subs := ch.subs
+	ch.subs = nil
+	return subs
+}
+
+func endAll(subs []*Subscriber, reason EndReason, channel string) {
+	for _, s := range subs {
+		s.end(reason, channel)
 	}
-	start := ch.replayStart(now)
-	info.HistoryLength = int(ch.log.end - start)
-	if ch.log.len() > 0 {
-		info.LastID = ch.log.at(ch.log.end - 1).ID.String()
-	}
-	if start < ch.log.end {
-		info.OldestEventAt = ch.log.at(start).Published
-	}
-	return info
 }

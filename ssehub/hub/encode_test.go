@@ -146,7 +146,7 @@ func TestNewEventWireForm(t *testing.T) {
 			if bytes.IndexByte(wire, '\r') >= 0 {
 				t.Errorf("wire holds a raw CR")
 			}
-			if e.ID != id || e.Type != tt.typ || e.Retry != tt.retry || !e.Published.Equal(now) {
+			if e.ID != id || e.Type != tt.typ || e.Retry != tt.retry || !e.PublishedAt.Equal(now) {
 				t.Errorf("event fields = %+v", e)
 			}
 

@@ -13,8 +13,10 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrNotFound: the hub or channel does not exist and may not be created.
 	ErrNotFound = errors.New("not found")
-	// ErrLimit: a configured bound on channels was reached.
-	ErrLimit = errors.New("limit reached")
+	// ErrOnDemandLimit: a new on-demand channel is refused, as the hub has
+	// its maximum of them (max_on_demand_channels) and none is idle, or the
+	// channels a request needs kept being closed while it created them.
+	ErrOnDemandLimit = errors.New("limit reached")
 	// ErrOverCapacity: a hub or channel subscriber limit is full; the
 	// client should try again later.
 	ErrOverCapacity = errors.New("over capacity")

@@ -73,13 +73,13 @@ func validateEventType(t string) error {
 // data is kept only inside the encoded frame, so an event's payload is
 // held once.
 type Event struct {
-	ID        ID
-	Type      string
-	Retry     int64
-	Channels  []string
-	Published time.Time
+	ID          ID
+	Type        string
+	Retry       int64
+	Channels    []string
+	PublishedAt time.Time
 
-	// n numbers events in publish order within the hub; see Hub.published.
+	// n numbers events in publish order within the hub; see Hub.readable.
 	n uint64
 	// held counts the channel logs holding the event; see historyBytes.
 	held atomic.Int32
@@ -102,11 +102,11 @@ func (e *Event) Wire() []byte { return e.wire }
 // newEvent stamps a validated draft with its ID and encodes it once.
 func newEvent(d Draft, id ID, now time.Time) *Event {
 	e := &Event{
-		ID:        id,
-		Type:      d.Type,
-		Retry:     d.Retry,
-		Channels:  slices.Clone(d.Channels),
-		Published: now,
+		ID:          id,
+		Type:        d.Type,
+		Retry:       d.Retry,
+		Channels:    slices.Clone(d.Channels),
+		PublishedAt: now,
 	}
 	idText := id.String()
 	e.wire = appendFrame(make([]byte, 0, frameSize(idText, d.Type, d.Data, d.Retry)), idText, d.Type, d.Data, d.Retry)

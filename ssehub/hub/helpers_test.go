@@ -62,7 +62,7 @@ func startHub(t testing.TB, cfg Config, clock *fakeClock) *Hub {
 
 // publishOne publishes an event whose data is its own serial number, so a
 // test can tell events apart, and returns the result.
-func publishOne(t testing.TB, h *Hub, channels ...string) Published {
+func publishOne(t testing.TB, h *Hub, channels ...string) PublishResult {
 	t.Helper()
 	res, err := h.Publish(Draft{Channels: channels, Data: "event " + strconv.Itoa(serial()), Retry: NoRetry})
 	if err != nil {

@@ -118,7 +118,7 @@ func (l *eventLog) rebuild(n int) {
 // pruneOlderThan drops events published before cutoff and reports how many.
 func (l *eventLog) pruneOlderThan(cutoff time.Time) int {
 	n := 0
-	for l.start < l.end && l.at(l.start).Published.Before(cutoff) {
+	for l.start < l.end && l.at(l.start).PublishedAt.Before(cutoff) {
 		l.evictOldest()
 		n++
 	}
@@ -138,7 +138,7 @@ func (l *eventLog) firstAfter(id ID) uint64 {
 // firstPublishedAtOrAfter returns the position of the first held event
 // published at or after t.
 func (l *eventLog) firstPublishedAtOrAfter(t time.Time) uint64 {
-	i := sort.Search(l.len(), func(i int) bool { return !l.at(l.start + uint64(i)).Published.Before(t) })
+	i := sort.Search(l.len(), func(i int) bool { return !l.at(l.start + uint64(i)).PublishedAt.Before(t) })
 	return l.start + uint64(i)
 }
 

@@ -10,7 +10,7 @@ var fixedTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // logEvent is event number i: ID i-0, published i seconds after fixedTime.
 func logEvent(i int) *Event {
-	return &Event{ID: ID{Ms: uint64(i)}, Published: fixedTime.Add(time.Duration(i) * time.Second)}
+	return &Event{ID: ID{Ms: uint64(i)}, PublishedAt: fixedTime.Add(time.Duration(i) * time.Second)}
 }
 
 // logContents lists the event numbers held, oldest first, checking that

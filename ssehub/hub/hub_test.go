@@ -75,7 +75,7 @@ func TestPublishBatch(t *testing.T) {
 	}
 
 	infoBefore := h.Info()
-	lastBefore := h.lastPublishedID()
+	lastBefore := h.lastAppliedID()
 	bad := []struct {
 		name   string
 		drafts []Draft
@@ -116,7 +116,7 @@ func TestPublishBatch(t *testing.T) {
 			t.Errorf("channel %s counts %d published events after failed batches, want 2", ch, info.Published)
 		}
 	}
-	if h.lastPublishedID() != lastBefore {
+	if h.lastAppliedID() != lastBefore {
 		t.Errorf("a failed batch used IDs")
 	}
 	expectStream(t, drain(t, s), nil, nil)
@@ -156,13 +156,13 @@ func TestOnDemandChannels(t *testing.T) {
 	}
 	for _, req := range [][]string{{"room:2"}, {"news", "room:3"}, {"room:1", "x:log"}} {
 		_, err := h.Subscribe(SubscribeRequest{Channels: req})
-		if !errors.Is(err, ErrLimit) {
-			t.Errorf("Subscribe(%v) at the limit = %v, want ErrLimit", req, err)
+		if !errors.Is(err, ErrOnDemandLimit) {
+			t.Errorf("Subscribe(%v) at the limit = %v, want ErrOnDemandLimit", req, err)
 		} else if !strings.Contains(err.Error(), "2") {
 			t.Errorf("limit error %q does not say the maximum", err)
 		}
-		if _, err := h.Publish(Draft{Channels: req, Retry: NoRetry}); !errors.Is(err, ErrLimit) {
-			t.Errorf("Publish to %v at the limit = %v, want ErrLimit", req, err)
+		if _, err := h.Publish(Draft{Channels: req, Retry: NoRetry}); !errors.Is(err, ErrOnDemandLimit) {
+			t.Errorf("Publish to %v at the limit = %v, want ErrOnDemandLimit", req, err)
 		}
 	}
 	if got := names(); !slices.Equal(got, []string{"app:log", "news", "room:1"}) {
@@ -173,8 +173,8 @@ func TestOnDemandChannels(t *testing.T) {
 	if err := h.CloseChannel("app:log"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"room:a", "room:b"}}); !errors.Is(err, ErrLimit) {
-		t.Errorf("two new channels with one free slot: %v, want ErrLimit", err)
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"room:a", "room:b"}}); !errors.Is(err, ErrOnDemandLimit) {
+		t.Errorf("two new channels with one free slot: %v, want ErrOnDemandLimit", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"news", "room:1"}) {
 		t.Fatalf("half-created: %v", got)
@@ -352,7 +352,7 @@ func TestConfigure(t *testing.T) {
 	onA := subscribe(t, h, []string{"a"}, "")
 	onX := subscribe(t, h, []string{"x", "b"}, "")
 	onRoom := subscribe(t, h, []string{"room:1"}, "")
-	lastBefore := h.lastPublishedID()
+	lastBefore := h.lastAppliedID()
 
 	next := testConfig()
 	next.Channels = map[string]ChannelSettings{"a": {HistorySize: 2}, "c": {HistorySize: 5}}
@@ -442,7 +442,7 @@ func TestOnDemandCountAcrossConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	subscribe(t, h, []string{"r2"}, "")
-	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r3"}}); !errors.Is(err, ErrLimit) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r3"}}); !errors.Is(err, ErrOnDemandLimit) {
 		t.Errorf("second on-demand channel with a limit of 1: %v", err)
 	}
 	// a stops being declared and becomes on-demand: now two count.
@@ -454,7 +454,7 @@ func TestOnDemandCountAcrossConfigure(t *testing.T) {
 	}
 	subscribe(t, h, []string{"r3"}, "")
 	subscribe(t, h, []string{"a"}, "") // in use: not reclaimable
-	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r4"}}); !errors.Is(err, ErrLimit) {
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"r4"}}); !errors.Is(err, ErrOnDemandLimit) {
 		t.Errorf("fourth on-demand channel (a, r2, r3 exist) with a limit of 3: %v", err)
 	}
 }
@@ -594,7 +594,7 @@ func TestOnDemandReclaimsLeastRecentlyUsed(t *testing.T) {
 	}
 	subscribe(t, h, []string{"x1"}, "")
 	subscribe(t, h, []string{"x3"}, "")
-	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"x4"}}); !errors.Is(err, ErrLimit) {
-		t.Errorf("every on-demand channel has subscribers: %v, want ErrLimit", err)
+	if _, err := h.Subscribe(SubscribeRequest{Channels: []string{"x4"}}); !errors.Is(err, ErrOnDemandLimit) {
+		t.Errorf("every on-demand channel has subscribers: %v, want ErrOnDemandLimit", err)
 	}
 }

@@ -8,8 +8,9 @@ import (
 // Panic is a panic recovered in a goroutine the module started, so that
 // one bad stream or read does not end the whole process.
 type Panic struct {
-	// Where names the goroutine, from a fixed set (a metric label):
-	// PanicRedisFollower, or the lean engine's own.
+	// Where names the goroutine, from a fixed set (a metric label): the
+	// Panic constants below, or those of a package that reports its own
+	// goroutines' panics through ReportPanic.
 	Where string
 	Value any
 	Stack []byte

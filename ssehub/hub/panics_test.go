@@ -51,7 +51,7 @@ func TestFollowerRecoversFromAPanic(t *testing.T) {
 	b := &panickyBackend{event: StoredEvent{ID: ID{Ms: uint64(time.Now().UnixMilli()) + 1000}, Draft: Draft{Channels: []string{"news"}, Data: "x", Retry: NoRetry}}}
 	h.SetBackend(b, nil)
 	deadline := time.Now().Add(10 * time.Second)
-	for h.lastPublishedID() != b.event.ID {
+	for h.lastAppliedID() != b.event.ID {
 		if time.Now().After(deadline) {
 			t.Fatal("the follower did not resume after its panic")
 		}

@@ -69,25 +69,7 @@ func (h *Hub) coversLocally(resume ID, names []string) bool {
 // has dropped anything there, the client is told with an expired gap on
 // each of its channels, as it cannot be told which of them lost events.
 func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteReplay, error) {
-	h.mu.RLock()
-	settings := make(map[string]ChannelSettings, len(names))
-	keep := 0
-	var maxAge time.Duration // the oldest any channel replays; 0: no bound
-	for i, name := range names {
-		s, ok := h.cfg.Channels[name]
-		if !ok {
-			s = h.cfg.OnDemandSettings
-		}
-		settings[name] = s
-		keep += s.HistorySize
-		if i == 0 || maxAge > 0 && s.HistoryMaxAge > 0 {
-			maxAge = max(maxAge, s.HistoryMaxAge)
-		} else {
-			maxAge = 0
-		}
-	}
-	h.mu.RUnlock()
-
+	w := h.replayWindowOf(names)
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	defer cancel()
 	unavailable := func(err error) error {
@@ -95,29 +77,66 @@ func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteRe
 	}
 	now := h.now()
 	var notBefore ID
-	if maxAge > 0 {
-		notBefore = ID{Ms: uint64(max(now.Add(-maxAge).UnixMilli(), 0))}
+	if w.maxAge > 0 {
+		notBefore = ID{Ms: uint64(max(now.Add(-w.maxAge).UnixMilli(), 0))}
 	}
-	p, err := b.Latest(ctx, resume, notBefore, keep)
+	p, err := b.Latest(ctx, resume, notBefore, w.keep)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	r := &remoteReplay{through: p.Last}
 	if p.Last.Less(resume) {
-		if h.lastPublishedID().Less(resume) {
+		if h.lastAppliedID().Less(resume) {
 			r.unknown = true
 		}
 		r.through = resume
 		return r, nil
 	}
-	gapIn := func(chans []string) {
-		for _, name := range chans {
-			if _, ok := settings[name]; ok && !slices.Contains(r.gaps, name) {
-				r.gaps = append(r.gaps, name)
-			}
+	r.take(p.Events, w.settings, now)
+	lost, err := lostBeforeWindow(ctx, b, p, resume, notBefore, w.keep)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if lost {
+		r.gapIn(names, w.settings)
+	}
+	return r, nil
+}
+
+// replayWindow is what a subscriber's channels may replay.
+type replayWindow struct {
+	settings map[string]ChannelSettings // by channel name
+	keep     int                        // the sum of their history_size
+	maxAge   time.Duration              // the oldest any of them replays; 0: no bound
+}
+
+// replayWindowOf sizes the replay of the named channels, from their
+// settings (configured, or on-demand).
+func (h *Hub) replayWindowOf(names []string) replayWindow {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	w := replayWindow{settings: make(map[string]ChannelSettings, len(names))}
+	for i, name := range names {
+		s, ok := h.cfg.Channels[name]
+		if !ok {
+			s = h.cfg.OnDemandSettings
+		}
+		w.settings[name] = s
+		w.keep += s.HistorySize
+		if i == 0 || w.maxAge > 0 && s.HistoryMaxAge > 0 {
+			w.maxAge = max(w.maxAge, s.HistoryMaxAge)
+		} else {
+			w.maxAge = 0
 		}
 	}
-	for _, se := range p.Events {
+	return w
+}
+
+// take keeps the events up to r.through that belong to the subscriber's
+// channels (the keys of settings) and are not past their history age; a
+// channel whose event was too old gets a gap.
+func (r *remoteReplay) take(events []StoredEvent, settings map[string]ChannelSettings, now time.Time) {
+	for _, se := range events {
 		if r.through.Less(se.ID) {
 			break
 		}
@@ -126,7 +145,7 @@ func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteRe
 		for _, name := range d.Channels {
 			if s, ok := settings[name]; ok {
 				if s.HistoryMaxAge > 0 && time.UnixMilli(int64(se.ID.Ms)).Before(now.Add(-s.HistoryMaxAge)) {
-					gapIn([]string{name})
+					r.gapIn([]string{name}, settings)
 					continue
 				}
 				mine = append(mine, name)
@@ -137,7 +156,22 @@ func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteRe
 		}
 		r.events = append(r.events, newEvent(d, se.ID, time.UnixMilli(int64(se.ID.Ms))))
 	}
+}
 
+// gapIn records a gap on each of chans that is the subscriber's (a key of
+// settings), once.
+func (r *remoteReplay) gapIn(chans []string, settings map[string]ChannelSettings) {
+	for _, name := range chans {
+		if _, ok := settings[name]; ok && !slices.Contains(r.gaps, name) {
+			r.gaps = append(r.gaps, name)
+		}
+	}
+}
+
+// lostBeforeWindow reports whether events after resume may be missing
+// from page p: the part between resume and the window that was not read
+// is not empty, or the store dropped events there.
+func lostBeforeWindow(ctx context.Context, b Backend, p RangePage, resume, notBefore ID, keep int) (bool, error) {
 	// below ends the part after resume that was not read: the window was
 	// full, or stopped at the age bound.
 	var below ID
@@ -153,21 +187,13 @@ func (h *Hub) replayFromBackend(b Backend, names []string, resume ID) (*remoteRe
 	case p.Trimmed && resume.Less(p.First):
 		// Events between resume and the oldest one held may have been
 		// trimmed; the store cannot tell, so say so.
-		gapIn(names)
+		return true, nil
 	case !resume.Less(below) || p.First.IsZero():
 		// Everything after resume was read, or nothing is stored.
+		return false, nil
 	case resume.Less(p.First):
-		if p.First.Less(below) {
-			gapIn(names) // the oldest entry held is one that was not read
-		}
-	default:
-		held, err := b.HoldsBetween(ctx, resume, below)
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		if held {
-			gapIn(names)
-		}
+		// The oldest entry held is one that was not read.
+		return p.First.Less(below), nil
 	}
-	return r, nil
+	return b.HoldsBetween(ctx, resume, below)
 }

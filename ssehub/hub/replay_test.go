@@ -335,7 +335,7 @@ func TestReplayLiveBoundaryConcurrent(t *testing.T) {
 		pubMu     sync.Mutex
 		published = map[string][]ID{}
 	)
-	record := func(res []Published, drafts []Draft) {
+	record := func(res []PublishResult, drafts []Draft) {
 		pubMu.Lock()
 		defer pubMu.Unlock()
 		for i, r := range res {

@@ -34,7 +34,7 @@ type hubStats struct {
 	slowDisconnects atomic.Uint64
 	skipped         atomic.Uint64
 	gaps            [len(gapReasons)]atomic.Uint64
-	lean            atomic.Int64 // open subscriptions woken through a Notify function
+	callbackSubs    atomic.Int64 // open subscriptions woken through a Notify callback
 }
 
 var gapReasons = [...]string{GapExpired, GapUnknownID, GapSkipped}
@@ -62,17 +62,19 @@ func (sh *deliveryShard) observeDelay(d time.Duration) {
 // API. Counters only grow while the hub lives.
 type Stats struct {
 	Subscribers int `json:"subscribers"`
-	// LeanSubscribers are the open subscriptions woken through a Notify
-	// function: the HTTP layer's lean path. Subscribers includes them.
-	LeanSubscribers int               `json:"lean_subscribers"`
-	Accepted        uint64            `json:"accepted"`
-	Published       uint64            `json:"published"`
-	Delivered       uint64            `json:"delivered"`
-	Replayed        uint64            `json:"replayed"`
-	BytesDelivered  uint64            `json:"bytes_delivered"`
-	SlowDisconnects uint64            `json:"slow_disconnects"`
-	Skipped         uint64            `json:"skipped"`
-	Gaps            map[string]uint64 `json:"gaps"`
+	// CallbackSubscribers counts the open subscriptions made with a Notify
+	// callback (SubscribeRequest.Notify) instead of the Wake channel.
+	// Subscribers includes them. The HTTP layer serves its lean streams
+	// this way and calls them lean, hence the JSON name.
+	CallbackSubscribers int               `json:"lean_subscribers"`
+	Accepted            uint64            `json:"accepted"`
+	Published           uint64            `json:"published"`
+	Delivered           uint64            `json:"delivered"`
+	Replayed            uint64            `json:"replayed"`
+	BytesDelivered      uint64            `json:"bytes_delivered"`
+	SlowDisconnects     uint64            `json:"slow_disconnects"`
+	Skipped             uint64            `json:"skipped"`
+	Gaps                map[string]uint64 `json:"gaps"`
 	// HistoryBytes is what the channel logs hold, counted as for
 	// MaxHistoryBytes; HistoryEvicted counts events that bound pushed out.
 	HistoryBytes   int64  `json:"history_bytes"`
@@ -88,15 +90,15 @@ type Stats struct {
 func (h *Hub) Stats() Stats {
 	st := &h.stats
 	s := Stats{
-		Subscribers:     h.Subscribers(),
-		LeanSubscribers: int(st.lean.Load()),
-		Accepted:        st.accepted.Load(),
-		Published:       st.published.Load(),
-		SlowDisconnects: st.slowDisconnects.Load(),
-		Skipped:         st.skipped.Load(),
-		Gaps:            make(map[string]uint64, len(gapReasons)),
-		HistoryBytes:    h.history.used.Load(),
-		HistoryEvicted:  h.history.evicted.Load(),
+		Subscribers:         h.Subscribers(),
+		CallbackSubscribers: int(st.callbackSubs.Load()),
+		Accepted:            st.accepted.Load(),
+		Published:           st.published.Load(),
+		SlowDisconnects:     st.slowDisconnects.Load(),
+		Skipped:             st.skipped.Load(),
+		Gaps:                make(map[string]uint64, len(gapReasons)),
+		HistoryBytes:        h.history.used.Load(),
+		HistoryEvicted:      h.history.evicted.Load(),
 	}
 	for i, r := range gapReasons {
 		s.Gaps[r] = st.gaps[i].Load()

@@ -375,7 +375,7 @@ func TestRedisDownFailsPublishAndRecovers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no state reported")
 	}
-	if attached, up := h.BackendState(); !attached || up {
+	if attached, up := h.BackendStatus(); !attached || up {
 		t.Fatalf("BackendState = %v, %v; want attached, down", attached, up)
 	}
 }
