@@ -24,12 +24,13 @@ func (h *Handler) newLeanEngine() *lean.Engine {
 }
 
 // prepareLean decides, before subscribing, whether r takes the lean path:
-// it must be a plain-HTTP/1.x GET whose connection net/http can hand over.
+// it must be an HTTP/1.x GET (plain, or over TLS where lean.TLSSupported)
+// whose connection net/http can hand over.
 // It returns net/http's own response writer (beneath every wrapper, so no
 // wrapper keeps a claim on the connection) and a connection to subscribe
 // with, or nil for the normal path.
 func (h *Handler) prepareLean(w http.ResponseWriter, r *http.Request) (http.Hijacker, *lean.Conn) {
-	if h.lean == nil || r.ProtoMajor != 1 || r.TLS != nil || r.Method != http.MethodGet {
+	if h.lean == nil || r.ProtoMajor != 1 || r.Method != http.MethodGet || r.TLS != nil && !lean.TLSSupported {
 		return nil, nil
 	}
 	hj := innermostHijacker(w)

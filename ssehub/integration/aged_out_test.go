@@ -77,6 +77,7 @@ func TestLatestBacklogAgedOut(t *testing.T) {
 
 // hubStats is the part of a hub's admin totals the tests read.
 type hubStats struct {
+	LeanSubscribers int    `json:"lean_subscribers"`
 	HistoryBytes    int64  `json:"history_bytes"`
 	SlowDisconnects uint64 `json:"slow_disconnects"`
 }

@@ -55,12 +55,12 @@ func exampleSite(t *testing.T, generation int, lean bool) string {
 
 // startBrowser starts headless Chromium with a fresh profile and returns a
 // chromedp context for one tab; the browser stops when the test ends.
-func startBrowser(t *testing.T) context.Context {
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the browser test needs Debian's Chromium at %s (apt-get install -y chromium; .ci/run installs it): %v", chromiumPath, err)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", true),
@@ -76,7 +76,7 @@ func startBrowser(t *testing.T) context.Context {
 		// Reconnection delays are measured: no timer throttling.
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
-	)
+	}, extra...)...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancel)

@@ -1,6 +1,7 @@
 package lean
 
 import (
+	"crypto/tls"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -30,6 +31,7 @@ type Conn struct {
 	// Set by Adopt before the worker first sees the connection.
 	nc      net.Conn
 	raw     syscall.RawConn // nil: written by a dedicated worker, blocking
+	tls     *tls.Conn       // set for HTTP/1.1 over TLS; raw is then the socket beneath (tls.go)
 	sub     *hub.Subscriber
 	onClose func(reason lifecycle.EndReason)
 	polled  bool          // the poller watches the socket

@@ -92,7 +92,11 @@ func (e *Engine) Prepare() *Conn {
 func (e *Engine) Adopt(c *Conn, nc net.Conn, sub *hub.Subscriber, head []byte, maxLifetime time.Duration, onClose func(reason lifecycle.EndReason)) {
 	c.nc, c.sub, c.onClose = nc, sub, onClose
 	c.pending = head
-	if sc := socketOf(nc); sc != nil && Supported {
+	sock := nc
+	if tc, beneath := tlsConnOf(nc); tc != nil {
+		c.tls, sock = tc, beneath
+	}
+	if sc := socketOf(sock); sc != nil && Supported {
 		c.raw, _ = sc.SyscallConn()
 	}
 	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines do not apply any more
@@ -256,8 +260,10 @@ func (e *Engine) tickOnce(now time.Time) {
 		if b := c.blockedSince.Load(); b != 0 {
 			if now.UnixNano()-b > timeout {
 				f |= flagTimeout
-			} else if !c.polled {
-				c.Notify() // no writability events: retry every tick
+			} else if !c.polled || c.tls != nil {
+				// No writability events (a TLS write never fills the
+				// socket, so none comes): retry every tick.
+				c.Notify()
 			}
 		}
 		if f != 0 {

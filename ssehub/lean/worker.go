@@ -232,7 +232,11 @@ func (c *Conn) close(reason lifecycle.EndReason) {
 	if c.polled {
 		c.engine.poller.remove(c) // while the fd is still open
 	}
-	_ = c.nc.Close()
+	if c.tls != nil && c.raw != nil {
+		_ = c.closeTLS()
+	} else {
+		_ = c.nc.Close()
+	}
 	c.engine.forget(c) // last: Shutdown waits for every connection to get here
 	if c.quit != nil {
 		close(c.quit)

@@ -14,7 +14,10 @@ import (
 // A connection without a raw socket has a worker of its own, so it
 // blocks, up to the write timeout, like a normal-path stream.
 func (c *Conn) writeSome(b []byte) (int, error) {
-	if c.raw != nil {
+	if c.tls != nil && c.raw != nil {
+		return c.writeTLS(b)
+	}
+	if c.raw != nil && c.tls == nil {
 		n, err := c.worker.raw.write(c.raw, b)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// A write deadline set on the socket after the hand-over (by
