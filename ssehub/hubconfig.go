@@ -211,6 +211,9 @@ func (c *HubConfig) settings() (hubSettings, error) {
 			return hubSettings{}, err
 		}
 		rc := c.Redis.backendConfig(cfg)
+		if rc.MaxLen < int64(cfg.Limits.MaxBatch) {
+			return hubSettings{}, fmt.Errorf("redis max_len %d is smaller than max_batch %d: a batch would push its own first events out of the stream before the nodes read them; raise max_len or lower max_batch", rc.MaxLen, cfg.Limits.MaxBatch)
+		}
 		s.Redis = &rc
 	}
 	return s, nil

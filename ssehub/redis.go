@@ -43,9 +43,13 @@ type RedisConfig struct {
 	SentinelMaster string `json:"sentinel_master,omitempty"`
 
 	// The length the hub's stream is trimmed to (approximately, never
-	// below), which bounds replay from Redis and Redis memory.
-	// Default: the sum of the declared channels' history_size plus the
-	// on-demand history_size times min(max_on_demand_channels, 100).
+	// below), which bounds replay from Redis and Redis memory. It must
+	// hold a whole max_batch, or a batch would push its own first events
+	// out before the nodes read them. Default: the sum of the declared
+	// channels' history_size, plus the on-demand history_size times
+	// min(max_on_demand_channels, 100), plus max_batch and
+	// subscriber_buffer, so a whole batch stays readable until every node
+	// has it.
 	MaxLen int64 `json:"max_len,omitempty"`
 }
 
@@ -84,9 +88,9 @@ func (rc *RedisConfig) backendConfig(cfg hub.Config) redisbackend.Config {
 	return bc
 }
 
-// defaultStreamLength sizes the stream from the history settings: each
+// defaultStreamLength sizes the stream from the history settings (each
 // declared channel's history_size, and the on-demand history for up to
-// onDemandStreamShare channels. The stream is shared by every channel, so
+// onDemandStreamShare channels) and the largest batch. The stream is shared by every channel, so
 // this is exact when each channel publishes at its history's pace; set
 // max_len when a busy channel would push a quiet one's history out.
 func defaultStreamLength(cfg hub.Config) int64 {
@@ -97,7 +101,11 @@ func defaultStreamLength(cfg hub.Config) int64 {
 	if len(cfg.OnDemand) > 0 {
 		n += int64(cfg.OnDemandSettings.HistorySize) * int64(min(cfg.MaxOnDemandChannels, onDemandStreamShare))
 	}
-	return max(n, int64(hub.DefaultHistorySize))
+	n = max(n, int64(hub.DefaultHistorySize))
+	// Room for a whole batch on top: XADD trims as it appends, so a batch
+	// longer than the room left would trim its own first events before any
+	// node's reader fetched them, and they would reach no subscriber.
+	return n + int64(cfg.Limits.MaxBatch) + int64(cfg.SubscriberBuffer)
 }
 
 func (rc *RedisConfig) validate() error {
