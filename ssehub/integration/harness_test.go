@@ -130,23 +130,29 @@ func loadCaddyfileWithGlobals(t *testing.T, globals []string, site string) {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	defer client.CloseIdleConnections()
 	inARow := 0
-	waitFor(t, "only the new config to answer", 10*time.Second, func() bool {
+	var lastSeen string // what the marker answered last, for the failure message
+	deadline := time.Now().Add(10 * time.Second)
+	for inARow < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 10s waiting for only the new config to answer: the marker site answered %s, want %q", lastSeen, want)
+		}
 		req, _ := http.NewRequest(http.MethodGet, siteURL+"/", nil)
 		req.Host = loadMarkerHost
 		resp, err := client.Do(req)
 		if err != nil {
-			inARow = 0
-			return false
+			inARow, lastSeen = 0, err.Error()
+			time.Sleep(10 * time.Millisecond) // a poll step
+			continue
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if string(b) != want {
-			inARow = 0
-			return false
+			inARow, lastSeen = 0, fmt.Sprintf("%d %q", resp.StatusCode, b)
+			time.Sleep(10 * time.Millisecond) // a poll step
+			continue
 		}
 		inARow++
-		return inARow == 10
-	})
+	}
 }
 
 // adminRequest sends a request to the admin endpoint.

@@ -14,11 +14,21 @@ import (
 	"github.com/ssehub/sse_hub/ssehub/hub"
 )
 
-// refusedSite is a hub that renames its channel from news to headlines:
+// renamedSite is a hub that renames its channel from news to headlines:
 // a config that, once live, closes news.
-func renamedSite(hubName, extra string) string {
+func renamedSite(hubName, extra string) string { return renamedSiteAt(siteAddr, hubName, extra) }
+
+// refusedSiteAddr is where a config that Caddy refuses serves its hub.
+// Not the harness's site address: when a refused config's http app fails
+// to start one server, Caddy 2.11.9 leaves the servers it had started
+// running (App.Start returns without stopping them, and a failed app is
+// not stopped), and such a server, on the shared port with SO_REUSEPORT,
+// would take a share of later tests' connections.
+var refusedSiteAddr = portAbove(siteAddr, 44)
+
+func renamedSiteAt(addr, hubName, extra string) string {
 	return `
-http://` + siteAddr + ` {
+http://` + addr + ` {
 	sse_hub /events/* {
 		hub ` + hubName + `
 		channel headlines
@@ -133,7 +143,7 @@ func TestRefusedReloadPortTakenChangesNothing(t *testing.T) {
 	s, first, three := newsWithHistory(t, "refused-port")
 	defer s.close()
 	taken := takenPort(t)
-	msg := loadRefused(t, nil, renamedSite("refused-port", "http://"+taken+" {\n\trespond \"taken\"\n}\n"))
+	msg := loadRefused(t, nil, renamedSiteAt(refusedSiteAddr, "refused-port", "http://"+taken+" {\n\trespond \"taken\"\n}\n"))
 	if !strings.Contains(msg, "address already in use") {
 		t.Errorf("refusal %q does not say the address is in use", msg)
 	}
@@ -155,7 +165,7 @@ http://` + portAbove(siteAddr, 5) + ` {
 	}
 }
 `
-	msg := loadRefused(t, nil, renamedSite("refused-provision", bad))
+	msg := loadRefused(t, nil, renamedSiteAt(refusedSiteAddr, "refused-provision", bad))
 	if !strings.Contains(msg, "write_timeout must not be negative") {
 		t.Errorf("refusal %q does not name the invalid option", msg)
 	}
@@ -171,7 +181,7 @@ func TestRefusedReloadKeepsTheRedisFollower(t *testing.T) {
 	other, dials := countingListener(t)
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	globals := []string{"\tlog {\n\t\toutput file " + logFile + "\n\t\tlevel INFO\n\t}"}
-	redisSite := func(addr, extra string) string {
+	redisSite := func(site, addr, extra string) string {
 		return fmt.Sprintf(`
 http://%s {
 	sse_hub /events/* {
@@ -182,9 +192,9 @@ http://%s {
 		}
 	}
 }
-%s`, siteAddr, addr, prefix, extra)
+%s`, site, addr, prefix, extra)
 	}
-	loadCaddyfileWithGlobals(t, globals, redisSite(sharedRedis, ""))
+	loadCaddyfileWithGlobals(t, globals, redisSite(siteAddr, sharedRedis, ""))
 	s := subscribe(t, "/events/news", nil)
 	waitSubscribers(t, "refused-redis", "news", 1)
 	before := publishJSON(t, `{"hub":"refused-redis","channel":"news","data":"before"}`)
@@ -197,7 +207,7 @@ http://%s {
 	}
 	startedBefore := followersStarted()
 
-	loadRefused(t, globals, redisSite(other, "http://"+takenPort(t)+" {\n\trespond \"taken\"\n}\n"))
+	loadRefused(t, globals, redisSite(refusedSiteAddr, other, "http://"+takenPort(t)+" {\n\trespond \"taken\"\n}\n"))
 
 	after := publishJSON(t, `{"hub":"refused-redis","channel":"news","data":"after"}`)
 	if ev := s.next(t); ev.LastEventID != after.ID || ev.Data != "after" {
