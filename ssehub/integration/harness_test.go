@@ -121,12 +121,15 @@ func loadCaddyfileWithGlobals(t *testing.T, globals []string, site string) {
 	t.Helper()
 	loads++
 	_, port, _ := strings.Cut(siteAddr, ":")
-	marker := fmt.Sprintf("\nhttp://%s:%s {\n\trespond \"%d\"\n}\n", loadMarkerHost, port, loads)
+	// "load N", never a bare number: respond takes a lone three-digit
+	// argument as a status code, so from the 100th load on the marker
+	// answered an empty 100, 101... instead of its number.
+	marker := fmt.Sprintf("\nhttp://%s:%s {\n\trespond \"load %d\"\n}\n", loadMarkerHost, port, loads)
 	status, body := adminRequest(t, http.MethodPost, "/load", "text/caddyfile", globalOptions(globals...)+site+marker)
 	if status != http.StatusOK {
 		t.Fatalf("loading config: %d %s", status, body)
 	}
-	want := strconv.Itoa(loads)
+	want := "load " + strconv.Itoa(loads)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	defer client.CloseIdleConnections()
 	inARow := 0

@@ -22,8 +22,8 @@ func renamedSite(hubName, extra string) string { return renamedSiteAt(siteAddr, 
 // Not the harness's site address: when a refused config's http app fails
 // to start one server, Caddy 2.11.9 leaves the servers it had started
 // running (App.Start returns without stopping them, and a failed app is
-// not stopped), and such a server, on the shared port with SO_REUSEPORT,
-// would take a share of later tests' connections.
+// not stopped; read in caddyhttp/app.go), and such a server, accepting on
+// the shared listener, could take a share of later tests' connections.
 var refusedSiteAddr = portAbove(siteAddr, 44)
 
 func renamedSiteAt(addr, hubName, extra string) string {
