@@ -145,14 +145,8 @@ func parseHubOption(d *caddyfile.Dispenser, c *ssehub.HubConfig) (bool, error) {
 		c.OnDemand, err = atLeastOneArg(d)
 	case "max_on_demand_channels":
 		err = countArg(d, &c.MaxOnDemandChannels)
-	case "history_size":
-		c.HistorySize = new(int)
-		err = countArg(d, c.HistorySize)
-	case "history_max_age":
-		c.HistoryMaxAge = new(caddy.Duration)
-		err = durationArg(d, c.HistoryMaxAge)
-	case "slow_consumer":
-		err = oneArg(d, &c.SlowConsumer)
+	case "history_size", "history_max_age", "slow_consumer":
+		_, err = parseChannelSetting(d, &c.HistorySize, &c.HistoryMaxAge, &c.SlowConsumer)
 	case "subscriber_buffer":
 		err = countArg(d, &c.SubscriberBuffer)
 	case "subscriber_buffer_bytes":
@@ -196,17 +190,8 @@ func parseChannel(d *caddyfile.Dispenser, h *ssehub.HubConfig) error {
 	}
 	c := new(ssehub.ChannelConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "history_size":
-			c.HistorySize = new(int)
-			err = countArg(d, c.HistorySize)
-		case "history_max_age":
-			c.HistoryMaxAge = new(caddy.Duration)
-			err = durationArg(d, c.HistoryMaxAge)
-		case "slow_consumer":
-			err = oneArg(d, &c.SlowConsumer)
-		default:
+		known, err := parseChannelSetting(d, &c.HistorySize, &c.HistoryMaxAge, &c.SlowConsumer)
+		if !known {
 			return d.Errf("unrecognized option %q in channel %q", d.Val(), name)
 		}
 		if err != nil {
@@ -218,6 +203,23 @@ func parseChannel(d *caddyfile.Dispenser, h *ssehub.HubConfig) error {
 	}
 	h.Channels[name] = c
 	return nil
+}
+
+// parseChannelSetting reads one history or slow-consumer option, the same
+// for a declared channel's block and for on-demand channels; it reports
+// false for any other name.
+func parseChannelSetting(d *caddyfile.Dispenser, size **int, maxAge **caddy.Duration, slow *string) (bool, error) {
+	switch d.Val() {
+	case "history_size":
+		*size = new(int)
+		return true, countArg(d, *size)
+	case "history_max_age":
+		*maxAge = new(caddy.Duration)
+		return true, durationArg(d, *maxAge)
+	case "slow_consumer":
+		return true, oneArg(d, slow)
+	}
+	return false, nil
 }
 
 func oneArg(d *caddyfile.Dispenser, dst *string) error {

@@ -58,7 +58,7 @@ func (s *ownServer) start() {
 		if time.Now().After(deadline) {
 			s.t.Fatal("own redis-server does not answer")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // a poll step under the deadline above
 	}
 }
 
@@ -123,7 +123,7 @@ func TestFirstPublishAfterRedisReturnsIsPrompt(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no publish got through within 10s of the restart: %v", err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a retry step under the deadline above
 	}
 	acked := time.Now()
 	// The subscriber has it: drain until that ID.
