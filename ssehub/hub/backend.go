@@ -72,7 +72,11 @@ type BackendState struct {
 const (
 	backendTimeout = 5 * time.Second
 	minBackoff     = 50 * time.Millisecond
-	maxBackoff     = 2 * time.Second
+	// maxBackoff is short: a node that does not publish learns that the
+	// backend is back only by retrying, and its subscribers wait that long.
+	// A retry against a server that is down is one refused dial (or one
+	// dial timeout when unreachable), cheap at four a second.
+	maxBackoff = 250 * time.Millisecond
 	// kickedBackoff is the retry interval once a publish showed the
 	// backend is back.
 	kickedBackoff = 5 * time.Millisecond

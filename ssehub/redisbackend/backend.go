@@ -52,10 +52,16 @@ const (
 
 // Backend is a hub.Backend on one Redis Stream.
 type Backend struct {
-	client redis.UniversalClient
+	commands *renewingClient // publishes and range reads
+	// reader serves the follower's blocking reads, so they never hold a
+	// connection publishes wait for.
+	reader *renewingClient
 	key    string
 	maxLen int64
 }
+
+// errClosed answers a call on a closed backend.
+var errClosed = errors.New("redis backend closed")
 
 // New returns the backend of the named hub. It does not connect: the
 // first command does, so a node starts even while Redis is down.
@@ -85,9 +91,10 @@ func New(cfg Config, hubName string) *Backend {
 		}
 	}
 	return &Backend{
-		client: redis.NewUniversalClient(opts),
-		key:    cfg.Prefix + "hub:" + hubName,
-		maxLen: cfg.MaxLen,
+		commands: newRenewingClient(opts),
+		reader:   newRenewingClient(opts),
+		key:      cfg.Prefix + "hub:" + hubName,
+		maxLen:   cfg.MaxLen,
 	}
 }
 
@@ -96,9 +103,14 @@ func (b *Backend) Key() string { return b.key }
 
 // Append stores the drafts with one MULTI/EXEC of XADDs.
 func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, error) {
-	pipe := b.client.TxPipeline()
+	c := b.commands.get()
+	if c == nil {
+		return nil, errClosed
+	}
+	pipe := c.TxPipeline()
 	cmds := b.queueAppend(ctx, pipe, drafts)
 	if _, err := pipe.Exec(ctx); err != nil {
+		b.commands.failed(c, err)
 		return nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
 	}
 	return appendedIDs(cmds)
@@ -107,10 +119,15 @@ func (b *Backend) Append(ctx context.Context, drafts []hub.Draft) ([]hub.ID, err
 // AppendAndRead is Append with an XRANGE after the XADDs in the same
 // MULTI/EXEC: one round trip on the connection that stored the events.
 func (b *Backend) AppendAndRead(ctx context.Context, drafts []hub.Draft, after hub.ID) ([]hub.ID, []hub.StoredEvent, error) {
-	pipe := b.client.TxPipeline()
+	c := b.commands.get()
+	if c == nil {
+		return nil, nil, errClosed
+	}
+	pipe := c.TxPipeline()
 	cmds := b.queueAppend(ctx, pipe, drafts)
 	rng := pipe.XRangeN(ctx, b.key, "("+after.String(), "+", readCount)
 	if _, err := pipe.Exec(ctx); err != nil {
+		b.commands.failed(c, err)
 		return nil, nil, fmt.Errorf("redis XADD to %s: %w", b.key, err)
 	}
 	ids, err := appendedIDs(cmds)
@@ -146,7 +163,11 @@ func appendedIDs(cmds []*redis.StringCmd) ([]hub.ID, error) {
 
 // Read waits up to readBlock for entries after the given ID (XREAD BLOCK).
 func (b *Backend) Read(ctx context.Context, after hub.ID) ([]hub.StoredEvent, error) {
-	res, err := b.client.XRead(ctx, &redis.XReadArgs{
+	c := b.reader.get()
+	if c == nil {
+		return nil, errClosed
+	}
+	res, err := c.XRead(ctx, &redis.XReadArgs{
 		Streams: []string{b.key, after.String()},
 		Count:   readCount,
 		Block:   readBlock,
@@ -155,6 +176,7 @@ func (b *Backend) Read(ctx context.Context, after hub.ID) ([]hub.StoredEvent, er
 		return nil, nil
 	}
 	if err != nil {
+		b.reader.failed(c, err)
 		return nil, fmt.Errorf("redis XREAD from %s: %w", b.key, err)
 	}
 	var out []hub.StoredEvent
@@ -172,7 +194,11 @@ func (b *Backend) Latest(ctx context.Context, after, notBefore hub.ID, count int
 	if !notBefore.IsZero() && after.Less(notBefore) {
 		start = notBefore.String()
 	}
-	pipe := b.client.TxPipeline()
+	c := b.commands.get()
+	if c == nil {
+		return hub.RangePage{}, errClosed
+	}
+	pipe := c.TxPipeline()
 	var rng *redis.XMessageSliceCmd
 	if count > 0 {
 		rng = pipe.XRevRangeN(ctx, b.key, "+", start, int64(count))
@@ -183,6 +209,7 @@ func (b *Backend) Latest(ctx context.Context, after, notBefore hub.ID, count int
 		return hub.RangePage{}, nil // no event stored yet
 	}
 	if err != nil {
+		b.commands.failed(c, err)
 		return hub.RangePage{}, fmt.Errorf("redis XREVRANGE on %s: %w", b.key, err)
 	}
 	st := info.Val()
@@ -206,19 +233,31 @@ func (b *Backend) HoldsBetween(ctx context.Context, after, before hub.ID) (bool,
 	if !after.Less(before) {
 		return false, nil
 	}
-	msgs, err := b.client.XRevRangeN(ctx, b.key, "("+before.String(), "("+after.String(), 1).Result()
+	c := b.commands.get()
+	if c == nil {
+		return false, errClosed
+	}
+	msgs, err := c.XRevRangeN(ctx, b.key, "("+before.String(), "("+after.String(), 1).Result()
 	if err != nil {
+		b.commands.failed(c, err)
 		return false, fmt.Errorf("redis XREVRANGE on %s: %w", b.key, err)
 	}
 	return len(msgs) > 0, nil
 }
 
-// Close closes the client; calls in flight fail.
-func (b *Backend) Close() error { return b.client.Close() }
+// Close closes the clients; calls in flight fail, a blocking read at once.
+func (b *Backend) Close() error {
+	_ = b.reader.close()
+	return b.commands.close()
+}
 
 // Delete removes the hub's stream (used by tests and operators).
 func (b *Backend) Delete(ctx context.Context) error {
-	return b.client.Del(ctx, b.key).Err()
+	c := b.commands.get()
+	if c == nil {
+		return errClosed
+	}
+	return c.Del(ctx, b.key).Err()
 }
 
 // decode turns stream entries into events. An entry that is not a hub

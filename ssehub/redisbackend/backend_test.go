@@ -183,7 +183,7 @@ func TestTrimmingIsReported(t *testing.T) {
 		}
 		ids = append(ids, got...)
 	}
-	if err := b.client.XTrimMaxLen(ctx, b.key, 2).Err(); err != nil {
+	if err := b.commands.get().XTrimMaxLen(ctx, b.key, 2).Err(); err != nil {
 		t.Fatal(err)
 	}
 	page, err := b.Latest(ctx, ids[0], hub.ID{}, 10)
@@ -289,10 +289,12 @@ func TestResumeWithAnIDNotAppliedHereYet(t *testing.T) {
 	a := node(t, prefix, 1000, "news")
 	b := node(t, prefix, 1000, "news")
 	ctx := context.Background()
+	other := newBackend(prefix, redisAddr, 1000)
+	defer other.Close()
 	// Store directly, as another node would, and resume on b at once with
 	// the new ID: b's follower may not have applied it yet.
 	for range 20 {
-		ids, err := newBackend(prefix, redisAddr, 1000).Append(ctx, []hub.Draft{{Channels: []string{"news"}, Data: "x", Retry: hub.NoRetry}})
+		ids, err := other.Append(ctx, []hub.Draft{{Channels: []string{"news"}, Data: "x", Retry: hub.NoRetry}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +332,7 @@ func TestGapOnlyWhenRedisLostTheEvents(t *testing.T) {
 	// Once Redis trimmed them, the client is told.
 	bk := newBackend(prefix, redisAddr, 0)
 	defer bk.Close()
-	if err := bk.client.XTrimMaxLen(context.Background(), bk.key, 3).Err(); err != nil {
+	if err := bk.commands.get().XTrimMaxLen(context.Background(), bk.key, 3).Err(); err != nil {
 		t.Fatal(err)
 	}
 	c := node(t, prefix, 1000, "news")
