@@ -1,9 +1,8 @@
 package lean
 
 import (
-	"sync/atomic"
-
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/internal/faults"
 	"github.com/ssehub/sse_hub/ssehub/lifecycle"
 )
 
@@ -14,10 +13,6 @@ const (
 	PanicTicker = "lean_ticker"
 )
 
-// beforeServe, when set (by tests only), runs as a worker starts serving
-// a connection: a test makes it panic for one connection.
-var beforeServe atomic.Pointer[func(*Conn)]
-
 // serveRecovering serves c; a panic while serving it (a bug) is reported
 // and ends c alone: the worker goes on with its other connections.
 func (w *worker) serveRecovering(c *Conn) {
@@ -27,8 +22,8 @@ func (w *worker) serveRecovering(c *Conn) {
 			c.closeAfterPanic()
 		}
 	}()
-	if f := beforeServe.Load(); f != nil {
-		(*f)(c)
+	if f := faults.LeanServe.Load(); f != nil {
+		(*f)(c.nc)
 	}
 	w.serve(c)
 }

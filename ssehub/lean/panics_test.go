@@ -1,11 +1,13 @@
 package lean
 
 import (
+	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
+	"github.com/ssehub/sse_hub/ssehub/internal/faults"
 )
 
 // A panic while a worker serves one connection ends that stream only: it
@@ -25,13 +27,13 @@ func TestPanicInAWorkerEndsOneStream(t *testing.T) {
 	bad, good := e.Prepare(), e.Prepare()
 	good.worker = bad.worker // one worker serves both
 	var armed sync.Once
-	inject := func(c *Conn) {
-		if c == bad {
+	inject := func(nc net.Conn) {
+		if nc == bad.nc {
 			armed.Do(func() { panic("injected") })
 		}
 	}
-	beforeServe.Store(&inject)
-	t.Cleanup(func() { beforeServe.Store(nil) })
+	faults.LeanServe.Store(&inject)
+	t.Cleanup(func() { faults.LeanServe.Store(nil) })
 	badClient := parkConn(t, e, hb, bad, 0, nil)
 	goodClient := parkConn(t, e, hb, good, 0, nil)
 
