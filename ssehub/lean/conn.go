@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ssehub/sse_hub/ssehub/hub"
 	"github.com/ssehub/sse_hub/ssehub/lifecycle"
@@ -45,9 +46,11 @@ type Conn struct {
 	blockedSince atomic.Int64
 
 	// Worker-owned.
-	pending []byte              // bytes taken from the hub that the socket has not taken yet
-	ending  lifecycle.EndReason // why the stream ends once pending is out; "" while it goes on
-	closed  bool
+	pending     []byte              // bytes taken from the hub that the socket has not taken yet
+	tlsCredit   int                 // send-buffer room known to be free, for TLS writes (tls.go)
+	tlsDeadline time.Time           // the TLS connection's write deadline (tls.go)
+	ending      lifecycle.EndReason // why the stream ends once pending is out; "" while it goes on
+	closed      bool
 
 	// Ticker-owned, under engine.mu.
 	slot     int                // index in engine.conns

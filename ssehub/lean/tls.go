@@ -35,16 +35,43 @@ func tlsConnOf(nc net.Conn) (*tls.Conn, net.Conn) {
 
 // writeTLS writes as much of b as the socket takes now, encrypted. n <
 // len(b) with a nil error means the socket is full: keep the rest.
+//
+// The room is measured (two system calls) only when the credit left from
+// the last measurement does not cover the write: only this worker writes
+// to the socket, and what the kernel holds can only shrink as the peer
+// acknowledges, so the room measured stays there, less what was written
+// since. Small events then cost one system call, the write itself.
 func (c *Conn) writeTLS(b []byte) (int, error) {
-	room := sendRoom(c.raw)
+	if c.tlsCredit < tlsCost(len(b)) {
+		c.tlsCredit = sendRoom(c.raw)
+	}
 	// Leave room for the records' own bytes: one per 16 KiB written.
-	n := min(len(b), room-tlsRecordRoom*(room/maxTLSRecord+1))
+	n := min(len(b), c.tlsCredit-tlsRecordRoom*(c.tlsCredit/maxTLSRecord+1))
 	if n <= 0 {
 		return 0, nil
 	}
-	_ = c.tls.SetWriteDeadline(time.Now().Add(c.engine.settings.WriteTimeout))
-	return c.tls.Write(b[:n])
+	c.keepWriteDeadline()
+	w, err := c.tls.Write(b[:n])
+	c.tlsCredit -= tlsCost(w)
+	return w, err
 }
+
+// keepWriteDeadline keeps the TLS connection's write deadline between half
+// and the whole write timeout ahead, moving it (a call into the runtime's
+// poller) once per half timeout rather than on every write: a write that
+// should not block but does drops the client after at most the timeout.
+func (c *Conn) keepWriteDeadline() {
+	timeout := c.engine.settings.WriteTimeout
+	now := time.Now()
+	if now.Add(timeout / 2).Before(c.tlsDeadline) {
+		return
+	}
+	c.tlsDeadline = now.Add(timeout)
+	_ = c.tls.SetWriteDeadline(c.tlsDeadline)
+}
+
+// tlsCost is what n bytes of payload take in the socket's buffer.
+func tlsCost(n int) int { return n + tlsRecordRoom*(n/maxTLSRecord+1) }
 
 // closeTLS ends a TLS stream: with a close_notify alert when the socket
 // has room for it (so the client sees a clean end), else by closing the
