@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
+)
+
+// dialStuckTLS opens an HTTP/1.1-over-TLS stream on the lean route through
+// a 4 KiB receive buffer and reads nothing after the handshake.
+func dialStuckTLS(t *testing.T, roots *tls.Config, path string) *tls.Conn {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var sockErr error
+		err := c.Control(func(fd uintptr) {
+			sockErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, sockErr)
+	}}
+	cfg := roots.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	conn, err := tls.DialWithDialer(d, "tcp", tlsSiteAddr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, tlsSiteAddr); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// TestLeanTLSClientThatPausesReadingCatchesUp: over TLS the worker writes
+// only what the send buffer has room for, measuring the room only when its
+// credit runs out. A client that reads nothing while 8 MiB is published
+// (far more than the sockets hold), then reads through a 4 KiB receive
+// buffer, gets every event in order: each time the socket fills, the rest
+// waits and goes out as room returns. A client that never reads is dropped
+// by write_timeout, and its connection closed.
+func TestLeanTLSClientThatPausesReadingCatchesUp(t *testing.T) {
+	const hubName = "leantlspause"
+	loadCaddyfile(t, `
+http://`+siteAddr+` {
+	respond /text "ok"
+}
+
+https://`+tlsSiteAddr+` {
+	tls internal
+	respond /text "ok"
+	sse_hub /lean/* {
+		hub `+hubName+`
+		lean
+		channel news
+		subscriber_buffer_bytes 64MB
+		write_timeout 5s
+		heartbeat 1h
+		max_subscribers_per_ip unlimited
+	}
+}`)
+	client := tlsClient(t)
+	waitForTLS(t, client)
+	roots := client.Transport.(*http.Transport).TLSClientConfig
+	paused := dialStuckTLS(t, roots, "/lean/news")
+	stuck := dialStuckTLS(t, roots, "/lean/news")
+	waitSubscribers(t, hubName, "news", 2)
+
+	const batches, perBatch = 8, 16
+	payload := strings.Repeat("p", 64<<10)
+	var ids []published
+	for b := range batches {
+		lines := make([]string, perBatch)
+		for i := range lines {
+			lines[i] = fmt.Sprintf(`{"hub":%q,"channel":"news","data":"%d %s"}`, hubName, b*perBatch+i, payload)
+		}
+		ids = append(ids, publishBatch(t, lines)...)
+	}
+
+	_ = paused.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(paused), nil)
+	if err != nil || resp.StatusCode != http.StatusOK || !wentLean(resp) {
+		t.Fatalf("response %+v: %v, want a lean 200", resp, err)
+	}
+	p := ssetest.NewParser(resp.Body)
+	start := time.Now()
+	for i, want := range ids {
+		ev, err := p.Next()
+		if err != nil {
+			t.Fatalf("the stream ended after %d of %d events (%v after reading began): %v", i, len(ids), time.Since(start), err)
+		}
+		if ev.LastEventID != want.ID || !strings.HasPrefix(ev.Data, fmt.Sprintf("%d ", i)) {
+			t.Fatalf("event %d: got id %q, want %q", i, ev.LastEventID, want.ID)
+		}
+	}
+	t.Logf("%d MiB read over TLS through a 4 KiB receive buffer in %v", len(ids)*len(payload)>>20, time.Since(start))
+
+	// The client that never read is dropped once its write stayed blocked
+	// for write_timeout, and its connection closed.
+	waitSubscribers(t, hubName, "news", 1)
+	_ = stuck.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := io.Copy(io.Discard, stuck); err != nil {
+		t.Errorf("the stuck TLS client's connection is still open after it was dropped (read %d bytes): %v", n, err)
+	}
+	if p := publishJSON(t, `{"hub":"`+hubName+`","channel":"news","data":"still fine"}`); p.Subscribers != 1 {
+		t.Errorf("published to %d subscribers after the drop, want 1", p.Subscribers)
+	}
+}
