@@ -21,8 +21,11 @@ type channel struct {
 	log      eventLog
 	// subs is a slice, not a map, because publishing walks it for every
 	// event; each subscriber's cursor remembers its slot for removal.
-	subs   []*Subscriber
-	closed bool
+	subs []*Subscriber
+	// goroutineSubs counts the subscribers in subs woken through their
+	// channel (a goroutine each), not a callback; see crowded.
+	goroutineSubs int
+	closed        bool
 	// published counts events ever appended, for stats.
 	published uint64
 
@@ -71,6 +74,9 @@ func logCapacity(s ChannelSettings, room int) int {
 func (ch *channel) addSubscriber(s *Subscriber, c *cursor) {
 	c.slot = len(ch.subs)
 	ch.subs = append(ch.subs, s)
+	if s.notifyFn == nil {
+		ch.goroutineSubs++
+	}
 }
 
 // removeSubscriber takes s out by moving the last subscriber into its slot.
@@ -79,6 +85,9 @@ func (ch *channel) removeSubscriber(s *Subscriber, slot int) {
 	last := len(ch.subs) - 1
 	if slot > last || ch.subs[slot] != s {
 		return
+	}
+	if s.notifyFn == nil {
+		ch.goroutineSubs--
 	}
 	moved := ch.subs[last]
 	ch.subs[slot] = moved
@@ -143,10 +152,28 @@ func (ch *channel) wake() {
 	}
 }
 
+// crowded reports whether waking the channel's subscribers is left to the
+// hub's fanout goroutine (fanout.go): when more than wakeSlice of them
+// are goroutines to make runnable. Callbacks (the lean engine's) only
+// queue work for a few workers, and stay inline.
+func (ch *channel) crowded() bool {
+	ch.mu.RLock()
+	defer ch.mu.RUnlock()
+	return ch.goroutineSubs > wakeSlice
+}
+
+// appendSubscribers appends the channel's subscribers to subs.
+func (ch *channel) appendSubscribers(subs []*Subscriber) []*Subscriber {
+	ch.mu.RLock()
+	defer ch.mu.RUnlock()
+	return append(subs, ch.subs...)
+}
+
 // takeSubscribers empties the subscriber set. Caller holds ch.mu.
 func (ch *channel) takeSubscribers() []*Subscriber {
 	subs := ch.subs
 	ch.subs = nil
+	ch.goroutineSubs = 0
 	return subs
 }
 

@@ -128,7 +128,7 @@ func (h *Hub) Apply(events []StoredEvent) {
 	h.publishMu.Unlock()
 	// One wake per channel for the whole read, as Publish does per batch.
 	for _, ch := range byName {
-		ch.wake()
+		h.wake(ch)
 	}
 }
 

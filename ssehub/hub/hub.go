@@ -55,6 +55,7 @@ type Hub struct {
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
+	fanout      *fanout
 
 	// backendMu serializes SetBackend and Close; link is read lock-free.
 	backendMu sync.Mutex
@@ -82,6 +83,7 @@ func newHub(name string, cfg Config, now func() time.Time, janitorEvery time.Dur
 		stopJanitor: make(chan struct{}),
 		janitorDone: make(chan struct{}),
 		applied:     make(chan struct{}),
+		fanout:      newFanout(),
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	h.startID = nextID(ID{}, now())
@@ -92,7 +94,18 @@ func newHub(name string, cfg Config, now func() time.Time, janitorEvery time.Dur
 		h.channels[name] = h.newChannel(name, true, s, ID{})
 	}
 	go h.runJanitor(janitorEvery)
+	go h.fanout.run()
 	return h, nil
+}
+
+// wake wakes ch's subscribers: inline when they are few, else through the
+// fanout goroutine.
+func (h *Hub) wake(ch *channel) {
+	if ch.crowded() {
+		h.fanout.request(ch)
+		return
+	}
+	ch.wake()
 }
 
 // Name returns the hub's name.
@@ -117,5 +130,6 @@ func (h *Hub) Close() {
 	endAll(subs, EndHubClosed, "")
 	close(h.stopJanitor)
 	<-h.janitorDone
+	h.fanout.close()
 	h.stopBackend()
 }

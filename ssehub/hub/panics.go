@@ -20,6 +20,7 @@ type Panic struct {
 const (
 	PanicRedisFollower = "redis_follower"
 	PanicJanitor       = "hub_janitor"
+	PanicFanout        = "hub_fanout"
 )
 
 // panicHook receives recovered panics; nil until SetPanicHook.

@@ -94,7 +94,7 @@ func (h *Hub) publishLocally(chans []*channel, drafts []Draft) []PublishResult {
 	// One wake per subscriber per batch, not per event: a woken stream
 	// reads everything available.
 	for _, ch := range chans {
-		ch.wake()
+		h.wake(ch)
 	}
 	return results
 }
