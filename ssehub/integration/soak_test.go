@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,12 +147,13 @@ func TestSoak(t *testing.T) {
 	failures.Range(func(k, v any) bool { t.Errorf("%v: %v", k, v); return true })
 	churnMu.Lock()
 	for _, f := range churnFailures {
-		// Seen once in a full-suite run: a churn request answered by a
-		// bare close. Told apart here: during a reload (the old server may
-		// close a connection it accepted as it stopped; an EventSource
-		// reconnects after such a network error) it is logged; anywhere
-		// else it fails the test.
-		if errors.Is(f.err, io.ErrUnexpectedEOF) && duringReload(f.at, reloads) {
+		// Caddy 2.11.9 itself drops connections that arrive during a
+		// reload (reset on connect, reset or EOF on the first read):
+		// with a config of nothing but `respond`, 11 of 39,500 requests
+		// failed across 16 reloads. An EventSource reconnects after such
+		// a network error. During a reload it is logged; anywhere else
+		// it fails the test.
+		if droppedConnection(f.err) && duringReload(f.at, reloads) {
 			t.Logf("churn: %v at %v, during a reload", f.err, f.at.Sub(start).Round(time.Millisecond))
 			continue
 		}
@@ -361,6 +363,11 @@ func mustParseID(s string) hub.ID {
 type timedError struct {
 	at  time.Time
 	err error
+}
+
+// droppedConnection: the server closed or reset the connection.
+func droppedConnection(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // duringReload: from a reload's start until its drain (500ms) is surely
