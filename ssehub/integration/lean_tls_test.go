@@ -45,8 +45,8 @@ func dialStuckTLS(t *testing.T, roots *tls.Config, path string) *tls.Conn {
 // credit runs out. A client that reads nothing while 8 MiB is published
 // (far more than the sockets hold), then reads through a 4 KiB receive
 // buffer, gets every event in order: each time the socket fills, the rest
-// waits and goes out as room returns. A client that never reads is dropped
-// by write_timeout, and its connection closed.
+// waits and goes out as room returns. A client that never reads (on a
+// route with a short write_timeout) is dropped, and its connection closed.
 func TestLeanTLSClientThatPausesReadingCatchesUp(t *testing.T) {
 	const hubName = "leantlspause"
 	loadCaddyfile(t, `
@@ -62,17 +62,28 @@ https://`+tlsSiteAddr+` {
 		lean
 		channel news
 		subscriber_buffer_bytes 64MB
-		write_timeout 5s
+		# Long enough for the publishing below under -race on a busy
+		# machine: the paused client must not be dropped.
+		write_timeout 60s
 		heartbeat 1h
 		max_subscribers_per_ip unlimited
+	}
+	sse_hub /short/* {
+		hub `+hubName+`-short
+		lean
+		channel news
+		subscriber_buffer_bytes 64MB
+		write_timeout 1s
+		heartbeat 1h
 	}
 }`)
 	client := tlsClient(t)
 	waitForTLS(t, client)
 	roots := client.Transport.(*http.Transport).TLSClientConfig
 	paused := dialStuckTLS(t, roots, "/lean/news")
-	stuck := dialStuckTLS(t, roots, "/lean/news")
-	waitSubscribers(t, hubName, "news", 2)
+	stuck := dialStuckTLS(t, roots, "/short/news")
+	waitSubscribers(t, hubName, "news", 1)
+	waitSubscribers(t, hubName+"-short", "news", 1)
 
 	const batches, perBatch = 8, 16
 	payload := strings.Repeat("p", 64<<10)
@@ -83,6 +94,10 @@ https://`+tlsSiteAddr+` {
 			lines[i] = fmt.Sprintf(`{"hub":%q,"channel":"news","data":"%d %s"}`, hubName, b*perBatch+i, payload)
 		}
 		ids = append(ids, publishBatch(t, lines)...)
+		for i := range lines {
+			lines[i] = fmt.Sprintf(`{"hub":%q,"channel":"news","data":"%d %s"}`, hubName+"-short", b*perBatch+i, payload)
+		}
+		publishBatch(t, lines)
 	}
 
 	_ = paused.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -105,7 +120,7 @@ https://`+tlsSiteAddr+` {
 
 	// The client that never read is dropped once its write stayed blocked
 	// for write_timeout, and its connection closed.
-	waitSubscribers(t, hubName, "news", 1)
+	waitSubscribers(t, hubName+"-short", "news", 0)
 	_ = stuck.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if n, err := io.Copy(io.Discard, stuck); err != nil {
 		t.Errorf("the stuck TLS client's connection is still open after it was dropped (read %d bytes): %v", n, err)
