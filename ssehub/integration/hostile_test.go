@@ -40,14 +40,7 @@ http://` + siteAddr + ` {
 // server's writes to it block.
 func dialStuck(t *testing.T, path string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
-		var sockErr error
-		err := c.Control(func(fd uintptr) {
-			sockErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, sockErr)
-	}}
-	conn, err := d.Dial("tcp", siteAddr)
+	conn, err := smallBufferDialer().Dial("tcp", siteAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +49,18 @@ func dialStuck(t *testing.T, path string) net.Conn {
 		t.Fatal(err)
 	}
 	return conn
+}
+
+// smallBufferDialer dials with a 4 KiB receive buffer, so that a client
+// that does not read fills its socket after little data.
+func smallBufferDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var sockErr error
+		err := c.Control(func(fd uintptr) {
+			sockErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, sockErr)
+	}}
 }
 
 // TestSubscriberThatNeverReads: a client that sends its GET and never

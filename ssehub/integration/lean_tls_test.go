@@ -1,35 +1,21 @@
 package integration
 
 import (
-	"bufio"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/ssehub/sse_hub/ssehub/internal/ssetest"
 )
 
 // dialStuckTLS opens an HTTP/1.1-over-TLS stream on the lean route through
 // a 4 KiB receive buffer and reads nothing after the handshake.
 func dialStuckTLS(t *testing.T, roots *tls.Config, path string) *tls.Conn {
 	t.Helper()
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
-		var sockErr error
-		err := c.Control(func(fd uintptr) {
-			sockErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, sockErr)
-	}}
 	cfg := roots.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
-	conn, err := tls.DialWithDialer(d, "tcp", tlsSiteAddr, cfg)
+	conn, err := tls.DialWithDialer(smallBufferDialer(), "tcp", tlsSiteAddr, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,38 +71,9 @@ https://`+tlsSiteAddr+` {
 	waitSubscribers(t, hubName, "news", 1)
 	waitSubscribers(t, hubName+"-short", "news", 1)
 
-	const batches, perBatch = 8, 16
-	payload := strings.Repeat("p", 64<<10)
-	var ids []published
-	for b := range batches {
-		lines := make([]string, perBatch)
-		for i := range lines {
-			lines[i] = fmt.Sprintf(`{"hub":%q,"channel":"news","data":"%d %s"}`, hubName, b*perBatch+i, payload)
-		}
-		ids = append(ids, publishBatch(t, lines)...)
-		for i := range lines {
-			lines[i] = fmt.Sprintf(`{"hub":%q,"channel":"news","data":"%d %s"}`, hubName+"-short", b*perBatch+i, payload)
-		}
-		publishBatch(t, lines)
-	}
-
-	_ = paused.SetReadDeadline(time.Now().Add(20 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(paused), nil)
-	if err != nil || resp.StatusCode != http.StatusOK || !wentLean(resp) {
-		t.Fatalf("response %+v: %v, want a lean 200", resp, err)
-	}
-	p := ssetest.NewParser(resp.Body)
-	start := time.Now()
-	for i, want := range ids {
-		ev, err := p.Next()
-		if err != nil {
-			t.Fatalf("the stream ended after %d of %d events (%v after reading began): %v", i, len(ids), time.Since(start), err)
-		}
-		if ev.LastEventID != want.ID || !strings.HasPrefix(ev.Data, fmt.Sprintf("%d ", i)) {
-			t.Fatalf("event %d: got id %q, want %q", i, ev.LastEventID, want.ID)
-		}
-	}
-	t.Logf("%d MiB read over TLS through a 4 KiB receive buffer in %v", len(ids)*len(payload)>>20, time.Since(start))
+	ids := publishPauseLoad(t, hubName, hubName+"-short")
+	took := readLeanInOrder(t, paused, ids)
+	t.Logf("%d MiB read over TLS through a 4 KiB receive buffer in %v", len(ids)>>4, took)
 
 	// The client that never read is dropped once its write stayed blocked
 	// for write_timeout, and its connection closed.
