@@ -198,10 +198,11 @@ func TestClusterFirstPublishAfterRedisRestartIsPrompt(t *testing.T) {
 	slices.Sort(sinceRestart)
 	t.Logf("first acknowledgment after redis-server was started again: p50 %v, max (p99) %v", sinceRestart[runs/2], sinceRestart[runs-1])
 	// The publisher retries every 10 ms while refused. go-redis's own
-	// recovery (a probe once a second) made this up to 1 s; a client
-	// renewed after a failed dial makes it one retry.
-	if maxAck := sinceRestart[runs-1]; maxAck > 100*time.Millisecond {
-		t.Errorf("the first publish acknowledged after redis-server was started again came up to %v later, want within 100ms", maxAck)
+	// recovery (a probe once a second) made this 710-834 ms; a client
+	// renewed after a failed dial makes it Redis's start-up plus a retry
+	// or two (27-101 ms here, the most on a busy CI machine).
+	if maxAck := sinceRestart[runs-1]; maxAck > 300*time.Millisecond {
+		t.Errorf("the first publish acknowledged after redis-server was started again came up to %v later, want within 300ms", maxAck)
 	}
 	for i, d := range firsts {
 		// The bug this guards against answered after 2 s (the reader's
