@@ -40,7 +40,7 @@ func initMetrics() {
 		}, []string{"hub", "reason"})
 		promMetrics.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricsNamespace + "_panics_total",
-			Help: "Panics recovered in the module's goroutines, by goroutine (lean_worker, lean_poller, lean_ticker, redis_follower, hub_janitor, hub_fanout, exit_watcher); each ended only what it was serving.",
+			Help: "Panics recovered in the module's goroutines, by goroutine (lean_worker, lean_poller, lean_ticker, redis_follower, redis_client_retire, hub_janitor, hub_fanout, exit_watcher); each ended only what it was serving.",
 		}, []string{"where"})
 		promMetrics.streamsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricsNamespace + "_streams_closed_total",

@@ -7,7 +7,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ssehub/sse_hub/ssehub/hub"
 )
+
+// PanicClientRetire names the timer goroutine that closes replaced
+// clients (hub.Panic.Where).
+const PanicClientRetire = "redis_client_retire"
 
 // renewingClient is a go-redis client replaced by a fresh one after a
 // failed dial. go-redis stops dialing once a pool has failed PoolSize
@@ -61,7 +67,14 @@ func (r *renewingClient) failed(c redis.UniversalClient, err error) {
 	time.AfterFunc(retireAfter, func() { r.retire(c) })
 }
 
+// retire closes a replaced client; it runs on a timer's goroutine, so a
+// panic (a bug) is reported rather than ending the process.
 func (r *renewingClient) retire(c redis.UniversalClient) {
+	defer func() {
+		if v := recover(); v != nil {
+			hub.ReportPanic(PanicClientRetire, v)
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, old := range r.retiring {
