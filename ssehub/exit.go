@@ -1,7 +1,6 @@
 package ssehub
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -21,34 +20,29 @@ const exitPollEvery = 100 * time.Millisecond
 // return before it cancels module contexts, and with no grace_period it
 // waits forever: a stream that watched only its context would hang the
 // exit. Caddy sets caddy.Exiting() before that wait but offers no signal,
-// so while streams are open one goroutine polls it and cancels exiting.
+// so while streams are open one goroutine polls it and closes exitSignal.
 var exitWatch struct {
 	mu      sync.Mutex
-	streams int // open streams; the poller runs while > 0
-	// exiting is canceled once Caddy is exiting. It is a context so that a
-	// stream can be called back (context.AfterFunc) instead of selecting on
-	// a channel every stream shares.
-	exiting context.Context
-	cancel  context.CancelFunc
+	streams int           // open streams; the poller runs while > 0
+	signal  chan struct{} // closed once Caddy is exiting
 	stop    chan struct{} // closed to stop the poller when streams drop to 0
 }
 
-// watchExit registers an open stream and returns a context that is
-// canceled when Caddy begins to exit; call the returned func when the
-// stream ends.
-func watchExit() (exiting context.Context, done func()) {
+// watchExit registers an open stream and returns a channel that is closed
+// when Caddy begins to exit; call the returned func when the stream ends.
+func watchExit() (exiting <-chan struct{}, done func()) {
 	w := &exitWatch
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.exiting == nil {
-		w.exiting, w.cancel = context.WithCancel(context.Background())
+	if w.signal == nil {
+		w.signal = make(chan struct{})
 	}
 	if w.streams == 0 {
 		w.stop = make(chan struct{})
-		go pollExit(w.stop)
+		go pollExit(w.signal, w.stop)
 	}
 	w.streams++
-	return w.exiting, func() {
+	return w.signal, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if w.streams--; w.streams == 0 {
@@ -57,9 +51,8 @@ func watchExit() (exiting context.Context, done func()) {
 	}
 }
 
-// pollExit cancels exiting when Caddy is exiting, or returns when stop
-// closes.
-func pollExit(stop chan struct{}) {
+// pollExit closes signal when Caddy is exiting, or returns when stop closes.
+func pollExit(signal, stop chan struct{}) {
 	t := time.NewTicker(exitPollEvery)
 	defer t.Stop()
 	for {
@@ -67,16 +60,16 @@ func pollExit(stop chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			if cancelIfExiting() {
+			if closeIfExiting(signal) {
 				return
 			}
 		}
 	}
 }
 
-// cancelIfExiting cancels exiting if Caddy is exiting, and reports
-// whether it did. A panic (a bug) is reported and skips one poll.
-func cancelIfExiting() (canceled bool) {
+// closeIfExiting closes signal if Caddy is exiting, and reports whether
+// it did. A panic (a bug) is reported and skips one poll.
+func closeIfExiting(signal chan struct{}) (closed bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			hub.ReportPanic(panicExitWatcher, v)
@@ -88,6 +81,10 @@ func cancelIfExiting() (canceled bool) {
 	exitWatch.mu.Lock()
 	defer exitWatch.mu.Unlock()
 	caddy.Log().Named("http.handlers.sse_hub").Info("caddy is exiting; closing open streams", zap.Int("streams", exitWatch.streams))
-	exitWatch.cancel()
+	select {
+	case <-signal:
+	default:
+		close(signal)
+	}
 	return true
 }

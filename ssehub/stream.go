@@ -50,11 +50,19 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 
 	exiting, unwatch := watchExit()
 	defer unwatch()
-	signals := newStreamSignals(sub.Poke, r.Context(), exiting, h.ctx)
-	defer signals.stop()
 	// One timer per stream, for whatever the schedule has next.
 	sched := lifecycle.NewSchedule(time.Now(), time.Duration(h.Heartbeat), time.Duration(h.MaxLifetime))
-	signals.arm(sched.Next())
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	arm := func() {
+		if next := sched.Next(); !next.IsZero() {
+			timer.Reset(time.Until(next))
+		} else {
+			timer.Stop()
+		}
+	}
+	arm()
+	unloaded := h.ctx.Done()
 	for {
 		more, err := h.writeAvailable(&out, sub)
 		if errors.Is(err, hub.ErrSlowConsumer) {
@@ -65,34 +73,27 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 		if more {
 			continue
 		}
-		// Events, the hub ending the subscription and every signal all
-		// come through the one wake channel; see what it was.
-		<-sub.Wake()
 		select {
-		case <-sub.Done():
-			return end(lifecycle.ClosedByHub)
-		default:
-		}
-		if signals.clientGone.Load() {
-			return lifecycle.ClientGone
-		}
-		if signals.exiting.Load() {
-			return lifecycle.Shutdown
-		}
-		if signals.unloaded.Swap(false) {
-			// keep streaming until the drain moment
-			sched.Drain(time.Now(), time.Duration(*h.ReloadDrain))
-			signals.arm(sched.Next())
-		}
-		if signals.timerFired.Swap(false) {
-			due := sched.Due(time.Now())
+		case <-sub.Wake():
+		case now := <-timer.C:
+			due := sched.Due(now)
 			if reason, ends := due.Ends(); ends {
 				return end(reason)
 			}
 			if due&lifecycle.DueHeartbeat != 0 && out.write(hub.Heartbeat) != nil {
 				return lifecycle.WriteError
 			}
-			signals.arm(sched.Next())
+			arm()
+		case <-sub.Done():
+			return end(lifecycle.ClosedByHub)
+		case <-r.Context().Done():
+			return lifecycle.ClientGone
+		case <-exiting:
+			return lifecycle.Shutdown
+		case <-unloaded:
+			unloaded = nil // keep streaming until the drain moment
+			sched.Drain(time.Now(), time.Duration(*h.ReloadDrain))
+			arm()
 		}
 	}
 }
