@@ -40,7 +40,9 @@ type Handler struct {
 	HubConfig
 
 	// How long one write to a client may take; a client that stops reading
-	// is disconnected when it passes. Default: 10s.
+	// is disconnected when it passes. Default: 10s. While a stream runs it
+	// takes over the server's write idle timeout (write_idle), so the
+	// smaller of the two applies to its writes.
 	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
 
 	// If set, a stream is closed after this long (minus up to 10% jitter)
