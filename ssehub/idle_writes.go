@@ -37,13 +37,16 @@ func takeOverIdleWrites(r *http.Request, writeTimeout time.Duration) (timeout ti
 		timeout = t
 	}
 	own := idle.Ctrl
-	idle.Ctrl = http.NewResponseController(deadlinesKeptByStream{})
+	idle.Ctrl = http.NewResponseController(deadlinesKeptByStream{idle.ResponseWriterWrapper})
 	return timeout, func() { idle.Ctrl = own }
 }
 
 // deadlinesKeptByStream stands in for the response writer in the idle
-// timeout wrapper's controller while a stream enforces the deadlines.
-// Only SetWriteDeadline is ever called through it.
+// timeout wrapper's controller while a stream enforces the deadlines: it
+// drops write deadlines and hands anything else the controller does to
+// the writer beneath.
 type deadlinesKeptByStream struct{ http.ResponseWriter }
 
 func (deadlinesKeptByStream) SetWriteDeadline(time.Time) error { return nil }
+
+func (d deadlinesKeptByStream) Unwrap() http.ResponseWriter { return d.ResponseWriter }

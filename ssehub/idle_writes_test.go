@@ -108,3 +108,21 @@ func TestStreamWithoutIdleTimeout(t *testing.T) {
 		t.Errorf("watched with %v, want write_timeout 10s", timeout)
 	}
 }
+
+// TestTakenOverControllerStillReachesTheWriter: only write deadlines are
+// dropped; anything else done through the idle writer's controller
+// reaches the writer beneath.
+func TestTakenOverControllerStillReachesTheWriter(t *testing.T) {
+	r, idle, under := idleRequest(2*time.Second, 0)
+	_, giveBack := takeOverIdleWrites(r, 10*time.Second)
+	defer giveBack()
+	if err := idle.Ctrl.Flush(); err != nil {
+		t.Fatalf("a flush through the taken-over controller: %v", err)
+	}
+	if !under.Flushed {
+		t.Error("the flush did not reach the writer beneath")
+	}
+	if err := idle.Ctrl.SetWriteDeadline(time.Now()); err != nil || under.set != 0 {
+		t.Errorf("a write deadline through the taken-over controller: err %v, %d set beneath (want dropped)", err, under.set)
+	}
+}
