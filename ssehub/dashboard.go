@@ -183,7 +183,7 @@ func (d *Dashboard) streamStats(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-d.ctx.Done():
 			return
-		case <-exiting:
+		case <-exiting.Done():
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package ssehub
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -20,29 +21,34 @@ const exitPollEvery = 100 * time.Millisecond
 // return before it cancels module contexts, and with no grace_period it
 // waits forever: a stream that watched only its context would hang the
 // exit. Caddy sets caddy.Exiting() before that wait but offers no signal,
-// so while streams are open one goroutine polls it and closes exitSignal.
+// so while streams are open one goroutine polls it and cancels exiting.
 var exitWatch struct {
 	mu      sync.Mutex
-	streams int           // open streams; the poller runs while > 0
-	signal  chan struct{} // closed once Caddy is exiting
+	streams int // open streams; the poller runs while > 0
+	// exiting is canceled once Caddy is exiting. It is a context so that a
+	// stream can be called back (context.AfterFunc) instead of selecting on
+	// a channel every stream shares.
+	exiting context.Context
+	cancel  context.CancelFunc
 	stop    chan struct{} // closed to stop the poller when streams drop to 0
 }
 
-// watchExit registers an open stream and returns a channel that is closed
-// when Caddy begins to exit; call the returned func when the stream ends.
-func watchExit() (exiting <-chan struct{}, done func()) {
+// watchExit registers an open stream and returns a context that is
+// canceled when Caddy begins to exit; call the returned func when the
+// stream ends.
+func watchExit() (exiting context.Context, done func()) {
 	w := &exitWatch
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.signal == nil {
-		w.signal = make(chan struct{})
+	if w.exiting == nil {
+		w.exiting, w.cancel = context.WithCancel(context.Background())
 	}
 	if w.streams == 0 {
 		w.stop = make(chan struct{})
-		go pollExit(w.signal, w.stop)
+		go pollExit(w.stop)
 	}
 	w.streams++
-	return w.signal, func() {
+	return w.exiting, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if w.streams--; w.streams == 0 {
@@ -51,8 +57,9 @@ func watchExit() (exiting <-chan struct{}, done func()) {
 	}
 }
 
-// pollExit closes signal when Caddy is exiting, or returns when stop closes.
-func pollExit(signal, stop chan struct{}) {
+// pollExit cancels exiting when Caddy is exiting, or returns when stop
+// closes.
+func pollExit(stop chan struct{}) {
 	t := time.NewTicker(exitPollEvery)
 	defer t.Stop()
 	for {
@@ -60,16 +67,16 @@ func pollExit(signal, stop chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			if closeIfExiting(signal) {
+			if cancelIfExiting() {
 				return
 			}
 		}
 	}
 }
 
-// closeIfExiting closes signal if Caddy is exiting, and reports whether
-// it did. A panic (a bug) is reported and skips one poll.
-func closeIfExiting(signal chan struct{}) (closed bool) {
+// cancelIfExiting cancels exiting if Caddy is exiting, and reports
+// whether it did. A panic (a bug) is reported and skips one poll.
+func cancelIfExiting() (canceled bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			hub.ReportPanic(panicExitWatcher, v)
@@ -81,10 +88,6 @@ func closeIfExiting(signal chan struct{}) (closed bool) {
 	exitWatch.mu.Lock()
 	defer exitWatch.mu.Unlock()
 	caddy.Log().Named("http.handlers.sse_hub").Info("caddy is exiting; closing open streams", zap.Int("streams", exitWatch.streams))
-	select {
-	case <-signal:
-	default:
-		close(signal)
-	}
+	exitWatch.cancel()
 	return true
 }

@@ -50,19 +50,11 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 
 	exiting, unwatch := watchExit()
 	defer unwatch()
+	waiter := newStreamWaiter(r.ProtoMajor, sub, r.Context(), exiting, h.ctx)
+	defer waiter.stop()
 	// One timer per stream, for whatever the schedule has next.
 	sched := lifecycle.NewSchedule(time.Now(), time.Duration(h.Heartbeat), time.Duration(h.MaxLifetime))
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	arm := func() {
-		if next := sched.Next(); !next.IsZero() {
-			timer.Reset(time.Until(next))
-		} else {
-			timer.Stop()
-		}
-	}
-	arm()
-	unloaded := h.ctx.Done()
+	waiter.arm(sched.Next())
 	for {
 		more, err := h.writeAvailable(&out, sub)
 		if errors.Is(err, hub.ErrSlowConsumer) {
@@ -73,27 +65,27 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscr
 		if more {
 			continue
 		}
-		select {
-		case <-sub.Wake():
-		case now := <-timer.C:
-			due := sched.Due(now)
+		switch waiter.wait() {
+		case wokeEvents:
+		case wokeTimer:
+			due := sched.Due(time.Now())
 			if reason, ends := due.Ends(); ends {
 				return end(reason)
 			}
 			if due&lifecycle.DueHeartbeat != 0 && out.write(hub.Heartbeat) != nil {
 				return lifecycle.WriteError
 			}
-			arm()
-		case <-sub.Done():
+			waiter.arm(sched.Next())
+		case wokeClosed:
 			return end(lifecycle.ClosedByHub)
-		case <-r.Context().Done():
+		case wokeClientGone:
 			return lifecycle.ClientGone
-		case <-exiting:
+		case wokeExiting:
 			return lifecycle.Shutdown
-		case <-unloaded:
-			unloaded = nil // keep streaming until the drain moment
+		case wokeUnloaded:
+			// keep streaming until the drain moment
 			sched.Drain(time.Now(), time.Duration(*h.ReloadDrain))
-			arm()
+			waiter.arm(sched.Next())
 		}
 	}
 }

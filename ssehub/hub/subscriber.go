@@ -100,6 +100,11 @@ func (s *Subscriber) notify() {
 	}
 }
 
+// Poke wakes the stream as a publish would, so that it looks at whatever
+// else it waits for (its client leaving, a timer) while waiting on Wake
+// alone. Safe from any goroutine; a spurious wake is harmless.
+func (s *Subscriber) Poke() { s.notify() }
+
 // SetInterrupt registers f to be called, from another goroutine, when the
 // hub cuts the subscriber as slow while its stream may be blocked in a
 // write; f should make that write fail at once (a past write deadline).
